@@ -25,13 +25,12 @@ from lvrlib.checkpoints import load_generator
 from lvrlib.data import celeba_sample
 from lvrlib.dcgan import resolve_device, sample_latent
 from lvrlib.figures import save_grid
-from lvrlib.metrics import mean_ci, psnr
+from lvrlib.metrics import mean_ci, nearest_neighbours, psnr
 from lvrlib.recovery import recover
 
 
 def nearest_distance(x: torch.Tensor, train: torch.Tensor) -> torch.Tensor:
-    """L2 distance from each image of x to its nearest image in train, (N,)."""
-    return torch.cdist(x.flatten(1), train.flatten(1)).min(1).values
+    return nearest_neighbours(x, train)[0].to(x.device)
 
 
 def main(argv=None):

@@ -242,7 +242,11 @@ def summary_table(results: list[dict[str, Scores]], methods, metric: str = "psnr
         row = {"set": SET_LABELS.get(any_s.set_name, any_s.set_name), "sigma": any_s.sigma}
         mrow = dict(row)
         for m in methods:
-            ci = mean_ci(getattr(res[m], metric))
+            v = getattr(res[m], metric)
+            if not np.all(np.isfinite(v)):  # a perfect match (noisy input at sigma 0)
+                row[METHOD_LABELS.get(m, m)] = "inf" if np.all(np.isinf(v)) else "n/a"
+                continue
+            ci = mean_ci(v)
             row[METHOD_LABELS.get(m, m)] = f"{ci.mean:.2f} [{ci.low:.2f}, {ci.high:.2f}]"
             mrow[m] = ci
         rows.append(row)

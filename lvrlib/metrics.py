@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["to_255", "psnr", "ssim", "mse_255", "MeanCI", "mean_ci", "paired_diff"]
+__all__ = ["to_255", "psnr", "ssim", "mse_255", "MeanCI", "mean_ci", "paired_diff",
+           "nearest_neighbours"]
 
 
 def to_255(x: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -98,3 +99,18 @@ def paired_diff(a, b, level: float = 0.95) -> MeanCI:
     if a.shape != b.shape:
         raise ValueError(f"paired_diff needs the same images: {a.size} and {b.size} values.")
     return mean_ci(a - b, level)
+
+
+def nearest_neighbours(x: torch.Tensor, ref: torch.Tensor, chunk: int = 256):
+    """For each image of x, the L2 distance (pixel space, [-1, 1] units) to its nearest
+    image in ref and that image's index: (distances (N,), indices (N,)) as tensors."""
+    if x.shape[1:] != ref.shape[1:]:
+        raise ValueError(f"image shapes differ: {tuple(x.shape[1:])} and {tuple(ref.shape[1:])}.")
+    r = ref.flatten(1).to(x.device)
+    d, i = [], []
+    for part in x.flatten(1).split(chunk):
+        dist = torch.cdist(part, r)
+        v, k = dist.min(1)
+        d.append(v)
+        i.append(k)
+    return torch.cat(d).cpu(), torch.cat(i).cpu()

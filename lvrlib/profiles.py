@@ -69,6 +69,7 @@ def default_profile_name() -> str:
 def get_profile(name: str | None = None, **overrides) -> Profile:
     """The profile ``name`` (default: ``default_profile_name()``) with fields overridden.
 
+    ``$LVRLIB_CHECKPOINT`` (a generator .safetensors) replaces the shipped generator.
     Overrides whose value is None are ignored, so a notebook can pass its parameters
     straight through (``None`` meaning "the profile's value").
     """
@@ -77,6 +78,8 @@ def get_profile(name: str | None = None, **overrides) -> Profile:
         raise ValueError(f"profile={name!r}; expected one of {sorted(PROFILES)} "
                          "(set by the notebook parameter or $LVRLIB_PROFILE).")
     prof = PROFILES[name]
+    if os.environ.get("LVRLIB_CHECKPOINT") and "checkpoint" not in overrides:
+        overrides["checkpoint"] = os.environ["LVRLIB_CHECKPOINT"]
     unknown = set(overrides) - set(asdict(prof))
     if unknown:
         raise ValueError(f"unknown profile fields {sorted(unknown)}.")

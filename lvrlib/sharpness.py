@@ -24,6 +24,7 @@ from .dcgan import sample_latent
 from .recovery import Operator, recover
 
 __all__ = [
+    "SHIPPED_SHARPNESS",
     "SharpnessBank",
     "sharpness_vector",
     "sharpness_bank",
@@ -31,6 +32,9 @@ __all__ = [
     "estimate_sigma_lvr",
     "clean_residual",
 ]
+
+#: Sharpness vectors of the shipped generator (made by benchmarks/make_shipped_sharpness.py).
+SHIPPED_SHARPNESS = Path(__file__).parent / "weights" / "sharpness_celeba_sample.safetensors"
 
 
 def sharpness_vector(generator: torch.nn.Module, sigma: float, n: int = 64, *,
