@@ -34,7 +34,7 @@ import torch
 
 from . import baselines
 from .cache import cached
-from .checkpoints import load_generator
+from .checkpoints import load_generator, read_metadata
 from .data import add_noise, celeba, celeba_sample, lfw, lfw_subset, olivetti
 from .dcgan import resolve_device, sample_latent
 from .metrics import mean_ci, paired_diff, psnr, ssim
@@ -69,9 +69,18 @@ METHOD_LABELS = {
 }
 
 
+def _checkpoint_sha256(checkpoint: str | None) -> str:
+    # Part of every cell's key: a generator retrained in place must not hit old results.
+    return read_metadata(checkpoint)["weights_sha256"]
+
+
 @functools.lru_cache(maxsize=4)
-def _generator(checkpoint: str | None, device: str):
+def _load_generator(checkpoint: str | None, device: str, sha256: str):
     return load_generator(checkpoint, device=device)
+
+
+def _generator(checkpoint: str | None, device: str):
+    return _load_generator(checkpoint, device, _checkpoint_sha256(checkpoint))
 
 
 def _device(profile: Profile, device: str) -> str:
@@ -120,7 +129,7 @@ def _scores(out: torch.Tensor, x: torch.Tensor, seconds: float, **extra) -> dict
 
 @cached("lvr")
 def _lvr_cell(*, set_name, sigma, strategy, n, seed, steps, lr, restarts, tol,
-              celeba_source, checkpoint, device, keep):
+              celeba_source, checkpoint, checkpoint_sha256, device, keep):
     G = _generator(checkpoint, device)
     x, y, z_true = noisy_set(set_name, sigma, n, seed, celeba_source=celeba_source,
                              checkpoint=checkpoint, device=device)
@@ -136,8 +145,8 @@ def _lvr_cell(*, set_name, sigma, strategy, n, seed, steps, lr, restarts, tol,
 
 
 @cached("classical")
-def _classical_cell(*, set_name, sigma, method, n, seed, celeba_source, checkpoint, device,
-                    keep):
+def _classical_cell(*, set_name, sigma, method, n, seed, celeba_source, checkpoint,
+                    checkpoint_sha256, device, keep):
     x, y, _ = noisy_set(set_name, sigma, n, seed, celeba_source=celeba_source,
                         checkpoint=checkpoint, device=device)
     name, blind = method.replace("-blind", ""), method.endswith("-blind")
@@ -149,7 +158,8 @@ def _classical_cell(*, set_name, sigma, method, n, seed, celeba_source, checkpoi
 
 
 @cached("sharpness")
-def _bank_cell(*, sigmas, n, seed, steps, lr, restarts, tol, checkpoint, device):
+def _bank_cell(*, sigmas, n, seed, steps, lr, restarts, tol, checkpoint, checkpoint_sha256,
+               device):
     G = _generator(checkpoint, device)
     bank = sharpness_bank(G, sigmas, n, seed=seed, strategy="stochastic", steps=steps, lr=lr,
                           restarts=restarts, tol=tol)
@@ -163,7 +173,8 @@ def bank_for(profile: Profile, seed: int = 0, device: str = "auto") -> Sharpness
     sig = sorted({float(s) for s in profile.table3_sigmas if float(s) > 0})
     r = _bank_cell(sigmas=sig, n=profile.sharpness_n, seed=seed, steps=profile.steps,
                    lr=profile.lr, restarts=profile.restarts, tol=profile.tol,
-                   checkpoint=profile.checkpoint, device=dev)
+                   checkpoint=profile.checkpoint,
+                   checkpoint_sha256=_checkpoint_sha256(profile.checkpoint), device=dev)
     return SharpnessBank(r["sigmas"], r["vectors"])
 
 
@@ -197,7 +208,8 @@ def evaluate(set_name: str, sigma: float, methods, profile: Profile, *, n: int |
         n = (profile.n_generated if set_name.startswith("generated") else
              profile.n_celeba if set_name == "celeba-test" else profile.n_unseen)
     common = dict(set_name=set_name, sigma=float(sigma), n=n, seed=seed,
-                  celeba_source=profile.celeba, checkpoint=profile.checkpoint, device=dev)
+                  celeba_source=profile.celeba, checkpoint=profile.checkpoint,
+                  checkpoint_sha256=_checkpoint_sha256(profile.checkpoint), device=dev)
     x, y, _ = noisy_set(set_name, sigma, n, seed, celeba_source=profile.celeba,
                         checkpoint=profile.checkpoint, device=dev)
     out: dict[str, Scores] = {"clean": Scores("clean", set_name, sigma, np.full(n, np.inf),

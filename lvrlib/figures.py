@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
 
-__all__ = ["to_uint8", "make_grid", "save_grid", "save_png"]
+__all__ = ["to_uint8", "make_grid", "make_sheet", "save_grid", "save_png"]
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
@@ -19,7 +20,7 @@ def make_grid(x: torch.Tensor, nrow: int | None = None, pad: int = 2) -> np.ndar
     """Tile images (N, C, H, W) in [-1, 1] into one uint8 (H', W', 3) array, white gaps.
 
     Gray images are shown as RGB; images of different sizes are not supported here
-    (resize them first).
+    (resize them first). ``pad=0`` with one image gives that image alone.
     """
     if x.shape[1] == 1:
         x = x.expand(-1, 3, -1, -1)
@@ -35,18 +36,89 @@ def make_grid(x: torch.Tensor, nrow: int | None = None, pad: int = 2) -> np.ndar
 
 
 def save_png(arr: np.ndarray, path: str | Path) -> Path:
-    """Write a uint8 (H, W[, C]) array as PNG, through a temporary name."""
+    """Write a uint8 (H, W), (H, W, 1) or (H, W, 3) array as PNG, through a temporary name
+    (renamed into place once complete, removed if writing fails)."""
     from PIL import Image
     import os
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
     tmp = path.with_name(path.name + ".tmp")
-    Image.fromarray(arr).save(tmp, format="PNG")
-    os.replace(tmp, path)
+    try:
+        Image.fromarray(np.ascontiguousarray(arr)).save(tmp, format="PNG")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 
-def save_grid(x: torch.Tensor, path: str | Path, nrow: int | None = None) -> Path:
-    """Save images (N, C, H, W) in [-1, 1] as one PNG grid."""
-    return save_png(make_grid(x, nrow), path)
+def _label_font(size: int):
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)  # scalable; needs FreeType
+    except (TypeError, ValueError, OSError, ImportError):
+        return ImageFont.load_default()  # Pillow's small bitmap font
+
+
+def make_sheet(rows: Sequence[Sequence[torch.Tensor]], col_labels: Sequence[str] | None = None,
+               row_labels: Sequence[str] | None = None, *, scale: int = 2, pad: int = 4,
+               font_size: int = 11) -> np.ndarray:
+    """A side-by-side comparison sheet: one row per image, one column per version of it.
+
+    ``rows``: lists of images (C, H, W) in [-1, 1], C = 3 or 1 (gray is shown as RGB), all
+    of the same H x W; every row has as many images as there are ``col_labels``.
+    ``col_labels`` are written above the columns, ``row_labels`` (cut to 18 characters)
+    left of the rows. Each image is enlarged ``scale`` times (nearest neighbour, so pixels
+    stay visible). Returns uint8 (H', W', 3) on a white background.
+    """
+    from PIL import Image, ImageDraw
+
+    if not rows or not rows[0]:
+        raise ValueError("make_sheet needs at least one row with one image.")
+    ncol = len(rows[0])
+    if any(len(r) != ncol for r in rows) or (col_labels is not None and len(col_labels) != ncol):
+        raise ValueError(f"every row and the labels need {ncol} entries.")
+    if row_labels is not None and len(row_labels) != len(rows):
+        raise ValueError(f"{len(row_labels)} row labels for {len(rows)} rows.")
+    h, w = rows[0][0].shape[-2:]
+    ch, cw = h * scale, w * scale
+    font = _label_font(font_size)
+    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+
+    def text_size(t: str) -> tuple[int, int]:
+        box = probe.textbbox((0, 0), t, font=font)
+        return box[2] - box[0], box[3]
+
+    rlabels = [t if len(t) <= 18 else t[:17] + "~" for t in (row_labels or [])]
+    left = max((text_size(t)[0] for t in rlabels), default=0)
+    left = left + pad if left else 0
+    top = max((text_size(t)[1] for t in (col_labels or [])), default=0)
+    top = top + pad if top else 0
+    sheet = Image.new("RGB", (pad + left + ncol * (cw + pad), pad + top + len(rows) * (ch + pad)),
+                      "white")
+    draw = ImageDraw.Draw(sheet)
+    for j, t in enumerate(col_labels or []):
+        tw = text_size(t)[0]
+        draw.text((pad + left + j * (cw + pad) + max((cw - tw) // 2, 0), pad), t,
+                  fill="black", font=font)
+    for i, row in enumerate(rows):
+        y0 = pad + top + i * (ch + pad)
+        if rlabels:
+            draw.text((pad, y0 + (ch - text_size(rlabels[i])[1]) // 2), rlabels[i],
+                      fill="black", font=font)
+        for j, img in enumerate(row):
+            if tuple(img.shape[-2:]) != (h, w):
+                raise ValueError(f"image ({i}, {j}) is {tuple(img.shape[-2:])}, not {(h, w)}.")
+            arr = to_uint8(img.expand(3, -1, -1) if img.shape[0] == 1 else img)
+            tile = Image.fromarray(arr).resize((cw, ch), Image.Resampling.NEAREST)
+            sheet.paste(tile, (pad + left + j * (cw + pad), y0))
+    return np.asarray(sheet).copy()
+
+
+def save_grid(x: torch.Tensor, path: str | Path, nrow: int | None = None, pad: int = 2) -> Path:
+    """Save images (N, C, H, W) in [-1, 1] as one PNG grid (``pad`` white pixels apart)."""
+    return save_png(make_grid(x, nrow, pad), path)

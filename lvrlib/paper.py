@@ -26,6 +26,8 @@ def as_list(sigma) -> list[float]:
     """A number or a list of numbers (a notebook parameter) as a list of floats."""
     if isinstance(sigma, (int, float, np.floating, np.integer)):
         return [float(sigma)]
+    if isinstance(sigma, str):  # papermill -r sigma "25,50": not one float per character
+        sigma = sigma.strip("[]() ").replace(",", " ").split()
     out = [float(s) for s in sigma]
     if not out:
         raise ValueError("an empty list of sigmas.")
@@ -70,11 +72,11 @@ def crossover_sigma(results, a: str = "lvr", b: str = "bm3d") -> float | None:
     """The smallest sigma at which method a's mean PSNR exceeds b's, linearly
     interpolated between measured sigmas; None if a never exceeds b."""
     pts = sorted((r[a].sigma, float(np.mean(r[a].psnr) - np.mean(r[b].psnr))) for r in results)
+    if pts and pts[0][1] > 0:
+        return pts[0][0]
     for (s0, d0), (s1, d1) in zip(pts, pts[1:]):
         if d0 <= 0 < d1:
             return s0 + (s1 - s0) * (-d0) / (d1 - d0)
-    if pts and pts[0][1] > 0:
-        return pts[0][0]
     return None
 
 
@@ -82,6 +84,8 @@ def verdict(cis) -> str:
     """'holds' when every cell's CI of (claimed better - other) lies above 0, 'does not
     hold' when no cell's does (the improvement is never shown), else 'mixed'."""
     above = [c.low > 0 for c in cis]
+    if not above:
+        raise ValueError("verdict of no cells: a claim needs at least one measured cell.")
     if all(above):
         return "holds"
     if not any(above):

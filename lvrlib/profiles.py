@@ -78,7 +78,7 @@ def get_profile(name: str | None = None, **overrides) -> Profile:
         raise ValueError(f"profile={name!r}; expected one of {sorted(PROFILES)} "
                          "(set by the notebook parameter or $LVRLIB_PROFILE).")
     prof = PROFILES[name]
-    if os.environ.get("LVRLIB_CHECKPOINT") and "checkpoint" not in overrides:
+    if os.environ.get("LVRLIB_CHECKPOINT") and overrides.get("checkpoint") is None:
         overrides["checkpoint"] = os.environ["LVRLIB_CHECKPOINT"]
     unknown = set(overrides) - set(asdict(prof))
     if unknown:

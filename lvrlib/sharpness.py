@@ -51,13 +51,18 @@ def sharpness_vector(generator: torch.nn.Module, sigma: float, n: int = 64, *,
     dev = next(generator.parameters()).device
     g = torch.Generator().manual_seed(seed)
     z = sample_latent(n, generator.config.nz, g, dev)
-    with torch.no_grad():
-        x = generator.eval()(z)
+    was = generator.training
+    try:
+        with torch.no_grad():
+            x = generator.eval()(z)
+    finally:
+        generator.train(was)
     y = add_noise(x, sigma, torch.Generator().manual_seed(seed + 1))
     res = recover(generator, y, seed=seed + 2, device=dev, **recover_kwargs)
     s = z.cpu().mean(0) - res.z.mean(0)
-    return s, {"sigma": float(sigma), "n": n, "seed": seed,
-               "final_loss": float(res.loss.mean()), **res.settings}
+    # The settings first: their "seed" is recover's (seed + 2), not this function's.
+    return s, {**res.settings, "recover_seed": res.settings["seed"], "sigma": float(sigma),
+               "n": n, "seed": seed, "final_loss": float(res.loss.mean())}
 
 
 @dataclass

@@ -1,0 +1,44 @@
+# The two commands of the README:
+#   make book   set up a virtual environment and build the book (the main job)
+#   make test   set up the same environment and run the tests, a smoke build of the
+#               book with warnings as errors, and every notebook through papermill
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+SMOKE   = LVRLIB_PROFILE=smoke LVRLIB_RESULTS=$(CURDIR)/.cache/smoke-results
+
+.PHONY: book test unit smoke-book smoke-notebooks benchmark clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[book,test]"
+	touch $@
+
+book: $(VENV)/.installed
+	$(BIN)/jupyter-book build book/
+	@echo "The book is in _build/html/index.html"
+
+test: unit smoke-book smoke-notebooks
+
+unit: $(VENV)/.installed
+	$(BIN)/python -m pytest -q --durations=10
+
+smoke-book: $(VENV)/.installed
+	rm -rf _build
+	$(SMOKE) $(BIN)/jupyter-book build book/ -W -n --keep-going
+
+smoke-notebooks: $(VENV)/.installed
+	mkdir -p .cache/papermill
+	for nb in notebooks/*.ipynb; do \
+	  $(SMOKE) $(BIN)/papermill --log-level WARNING "$$nb" ".cache/papermill/$$(basename $$nb)" -p profile smoke || exit 1; \
+	done
+	$(SMOKE) $(BIN)/papermill --log-level WARNING notebooks/table3.ipynb .cache/papermill/table3_sigma50.ipynb -p profile smoke -p sigma 50
+
+benchmark: $(VENV)/.installed
+	$(BIN)/python benchmarks/lvr_speed.py
+
+clean:
+	rm -rf _build .cache
