@@ -94,12 +94,12 @@ def _load(path: Path) -> dict | None:
     try:
         meta = json.loads(meta_path.read_text())
         arrays = load_file(str(path))
+        out = dict(meta["values"])
+        for k, v in arrays.items():
+            if k != "_empty":
+                out[k] = v.numpy() if k in meta["numpy"] else v
     except Exception:
         return None  # a damaged entry is recomputed
-    out = dict(meta["values"])
-    for k, v in arrays.items():
-        if k != "_empty":
-            out[k] = v.numpy() if k in meta["numpy"] else v
     return out
 
 

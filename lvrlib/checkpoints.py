@@ -103,8 +103,9 @@ def read_metadata(path: str | os.PathLike | None = None) -> dict:
         meta = json.loads(meta_path.read_text())
     except json.JSONDecodeError as e:
         raise CheckpointError(f"The description {meta_path} is not valid JSON ({e}).") from e
-    if meta.get("format") != _FORMAT:
-        raise CheckpointError(f"{meta_path} is not an lvrlib DCGAN checkpoint description.")
+    if meta.get("format") != _FORMAT or not all(
+            k in meta for k in ("config", "iteration", "data_sha256", "weights_sha256")):
+        raise CheckpointError(f"{meta_path} is not an lvrlib DCGAN checkpoint description (or is incomplete).")
     return meta
 
 
@@ -130,7 +131,10 @@ def load_generator(path: str | os.PathLike | None = None, device: str = "cpu", *
             f"The checkpoint {path} was trained on data with sha256 "
             f"{meta['data_sha256'][:12]}..., not the data given ({data_sha256[:12]}...)."
         )
-    netG = Generator(DCGANConfig(**meta["config"]))
+    try:
+        netG = Generator(DCGANConfig(**meta["config"]))
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"The config recorded for {path} is not valid ({e}).") from e
     try:
         state = load_file(str(path))
         netG.load_state_dict({k: v.float() if v.is_floating_point() else v
@@ -198,7 +202,12 @@ def load_training_state(out_dir: Path, config: DCGANConfig, data_sha256: str, se
 
     Refuses to resume a run with another config, other training data or another seed.
     """
-    meta = json.loads((out_dir / "state.json").read_text())
+    try:
+        meta = json.loads((out_dir / "state.json").read_text())
+        meta["config"], meta["data_sha256"], meta["seed"], meta["state_sha256"]
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise CheckpointError(f"{out_dir / 'state.json'} is damaged ({e!r}); delete the "
+                              "folder to start afresh.") from e
     path = out_dir / "state.safetensors"
     if asdict(config) != meta["config"]:
         raise CheckpointError(f"{out_dir} holds a run with another config {meta['config']}; "

@@ -47,7 +47,14 @@ def _training_images(data: str) -> "torch.Tensor":
         if not paths:
             raise CLIError(f"{root} holds no .jpg or .png images.")
         import torch
-        return torch.stack([D.load_face_image(p, crop=None) for p in paths])
+        images = []
+        for p in paths:  # read like denoise inputs: 16 bit scaled, alpha on white, EXIF
+            try:
+                x, _ = read_input_image(p)
+            except BadInput as e:
+                raise CLIError(str(e).replace("; skipped.", "; remove it to train on this folder.")) from None
+            images.append(x.expand(3, -1, -1) if x.shape[0] == 1 else x)
+        return torch.stack(images)
     raise CLIError(f"{data} is neither 'celeba-sample', a CelebA folder nor a folder of images.")
 
 

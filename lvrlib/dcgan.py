@@ -205,8 +205,9 @@ def train_dcgan(
     out_dir.mkdir(parents=True, exist_ok=True)
     data_sha = tensor_sha256(images)
 
-    torch.manual_seed(seed)  # only for weight initialisation, restored below on resume
-    netG, netD = Generator(config).to(dev), Discriminator(config).to(dev)
+    with torch.random.fork_rng(devices=[]):  # seeded initialisation, global state untouched
+        torch.manual_seed(seed)
+        netG, netD = Generator(config).to(dev), Discriminator(config).to(dev)
     optG = torch.optim.Adam(netG.parameters(), lr=config.lr, betas=(config.beta1, 0.999))
     optD = torch.optim.Adam(netD.parameters(), lr=config.lr, betas=(config.beta1, 0.999))
     start = 0

@@ -48,7 +48,7 @@ def sharpness_vector(generator: torch.nn.Module, sigma: float, n: int = 64, *,
     """
     if n < 2:
         raise ValueError(f"n={n}; a sharpness vector is a mean over at least 2 images.")
-    dev = next(generator.parameters()).device
+    dev = recover_kwargs.pop("device", None) or next(generator.parameters()).device
     g = torch.Generator().manual_seed(seed)
     z = sample_latent(n, generator.config.nz, g, dev)
     was = generator.training
@@ -103,8 +103,10 @@ class SharpnessBank:
         tmp = path.with_name(path.name + ".tmp")
         save_file({"vectors": self.vectors.contiguous()}, str(tmp))
         os.replace(tmp, path)
-        path.with_suffix(".json").write_text(json.dumps(
+        tmpj = path.with_suffix(".json.tmp")
+        tmpj.write_text(json.dumps(
             {"sigmas": self.sigmas, "info": self.info}, indent=1, sort_keys=True, default=str))
+        os.replace(tmpj, path.with_suffix(".json"))
         return path
 
     @classmethod
