@@ -48,7 +48,7 @@ PROFILES = {
         curve_sigmas=(25, 75), n_curve=3, train_iterations=2,
     ),
     "sample": Profile(
-        name="sample", n_generated=64, n_celeba=64, n_unseen=32, sharpness_n=64,
+        name="sample", n_generated=32, n_celeba=32, n_unseen=16, sharpness_n=64, n_curve=32,
         steps=200, lr=0.05, restarts=1, tol=None,
     ),
     "paper": Profile(
