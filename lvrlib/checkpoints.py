@@ -7,7 +7,6 @@ recorded sha256 and refuses a mismatch. Nothing here ever unpickles a file.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import asdict
@@ -16,6 +15,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from .data import _sha256_file
 from .dcgan import DCGANConfig, Discriminator, Generator, resolve_device
 
 __all__ = [
@@ -39,11 +39,7 @@ class CheckpointError(RuntimeError):
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return _sha256_file(path)
 
 
 def _json_path(path: Path) -> Path:

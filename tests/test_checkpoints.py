@@ -28,17 +28,6 @@ TINY = DCGANConfig(ngf=8, ndf=8, batch_size=4)
 DATA_SHA = "ab" * 32
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors gain nothing from intra-op threads, and on a shared 2-core machine
-    OpenMP's spin-waiting made these tests ten times slower (measured: recovery tests
-    150 s with 2 threads, 12 s with 1, while other work ran). Restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture
 def netG():
     """A tiny generator with non-default batch-norm statistics (so they must round-trip)."""

@@ -15,17 +15,6 @@ from lvrlib.dcgan import DCGANConfig, Discriminator, Generator, sample_latent, t
 TINY = DCGANConfig(ngf=8, ndf=8, batch_size=4)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors gain nothing from intra-op threads, and on a shared 2-core machine
-    OpenMP's spin-waiting made these tests ten times slower (measured: recovery tests
-    150 s with 2 threads, 12 s with 1, while other work ran). Restored afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def images():
     g = torch.Generator().manual_seed(0)

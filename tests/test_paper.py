@@ -21,16 +21,6 @@ from lvrlib.paper import as_list, crossover_sigma, verdict
 from lvrlib.profiles import get_profile
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """The smoke cells are small; on a shared 2-core machine two threads were measured
-    twice as slow as one (evaluate at smoke scale: 26 s against 11 s)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(autouse=True)
 def _env(monkeypatch):
     for var in ("LVRLIB_NO_CACHE", "LVRLIB_CHECKPOINT", "LVRLIB_PROFILE"):

@@ -25,15 +25,6 @@ NZ = 100
 RECOVER = dict(strategy="stochastic", steps=3, lr=0.05)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors gain nothing from intra-op threads (see tests/test_recovery.py)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def G() -> Generator:
     with torch.random.fork_rng(devices=[]):
