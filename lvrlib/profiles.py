@@ -49,11 +49,11 @@ PROFILES = {
     ),
     "sample": Profile(
         name="sample", n_generated=32, n_celeba=32, n_unseen=16, sharpness_n=64, n_curve=32,
-        steps=200, lr=0.05, restarts=1, tol=None,
+        steps=200, lr=0.1, restarts=1, tol=None,
     ),
     "paper": Profile(
         name="paper", n_generated=1000, n_celeba=1000, n_unseen=1000, sharpness_n=1000,
-        steps=1000, lr=0.05, restarts=4, tol=1e-4, celeba="full",
+        steps=1000, lr=0.05, restarts=4, tol=None, celeba="full",
         unseen=("olivetti", "lfw-subset", "lfw"), n_curve=200,
         curve_sigmas=(0, 10, 20, 25, 30, 40, 50, 60, 75, 90, 100),
         train_iterations=30000,
