@@ -264,8 +264,9 @@ summary
 # `python benchmarks/lvr_speed.py --study --device cuda` runs Adam at constant step sizes
 # 0.01 to 0.1, Adam with a cosine or step decay, plain gradient descent (lr 1.0) and the
 # published settings on 32 generated and 32 CelebA-sample test images at sigma 25, 50 and
-# 75, and a 5 000-step reference (Adam, lr 0.05, cosine decay). Its tables, when present
-# (the CSV is not part of the repository), are shown below: the mean PSNR gap to the
+# 75, and a 5 000-step reference (Adam, lr 0.05, cosine decay). It needs a GPU (hours on
+# two CPU cores); the run recorded with the repository (one NVIDIA H200,
+# `book/data/lvr_study_h200`) is shown below unless you made one of your own: the mean PSNR gap to the
 # reference after each step count, over all images and over the real ones. Adam at lr 0.1
 # with a cosine decay was chosen for the real images, the ones the library is for: the
 # best single-start setting on real images after 200 steps in this study is
