@@ -38,7 +38,11 @@ def psnr_vs_sigma(results, methods, labels=None, crossover: float | None = None)
     labels = labels or {}
     fig, ax = plt.subplots(figsize=(6, 4))
     for m in methods:
-        pts = sorted((r[m].sigma, mean_ci(r[m].psnr)) for r in results)
+        # A perfect match has infinite PSNR (the noisy input at sigma 0): no point to draw.
+        pts = sorted((r[m].sigma, mean_ci(r[m].psnr)) for r in results
+                     if np.all(np.isfinite(r[m].psnr)))
+        if not pts:
+            continue
         s = np.array([p[0] for p in pts])
         mu = np.array([p[1].mean for p in pts])
         lo = np.array([p[1].low for p in pts])

@@ -45,7 +45,7 @@ PROFILES = {
     "smoke": Profile(
         name="smoke", n_generated=4, n_celeba=4, n_unseen=3, sharpness_n=4, steps=8,
         lr=0.05, restarts=1, tol=None, table1_sigmas=(0, 50), table3_sigmas=(50,),
-        curve_sigmas=(25, 75), n_curve=3, train_iterations=2,
+        curve_sigmas=(0, 50), n_curve=3, train_iterations=2,
     ),
     "sample": Profile(
         name="sample", n_generated=32, n_celeba=32, n_unseen=16, sharpness_n=64, n_curve=32,

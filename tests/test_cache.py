@@ -180,3 +180,18 @@ def test_arguments_must_be_keywords():
     compute, _ = make_counted()
     with pytest.raises(TypeError):
         compute(3)
+
+
+def test_compute_modules_cover_the_library():
+    """Every lvrlib module either feeds cached numbers (and is hashed into every key) or
+    is presentation code on this explicit list: a new module must be classified."""
+    from pathlib import Path
+
+    import lvrlib
+    from lvrlib.cache import COMPUTE_MODULES
+
+    pkg = Path(lvrlib.__file__).parent
+    modules = {p.stem for p in pkg.glob("*.py")} - {"__init__"}
+    presentation = {"plots", "figures", "cli", "paper"}
+    assert set(COMPUTE_MODULES) <= modules
+    assert modules - set(COMPUTE_MODULES) == presentation

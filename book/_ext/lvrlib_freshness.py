@@ -2,7 +2,7 @@
 
 Sphinx re-reads only the source files that changed, so a notebook whose own text is
 unchanged would keep outputs computed by an older lvrlib. This marks every notebook
-outdated when the key below (lvrlib's code hash and the environment variables that
+outdated when the key below (a hash of every lvrlib module and the environment variables that
 select data, profile and generator) differs from the one of the last build.
 """
 import os
@@ -12,9 +12,17 @@ ENV_VARS = ("LVRLIB_PROFILE", "LVRLIB_CHECKPOINT", "LVRLIB_RESULTS", "LVRLIB_CEL
 
 
 def _key() -> str:
-    from lvrlib.cache import code_hash
+    import hashlib
+    from pathlib import Path
 
-    return code_hash() + "|" + "|".join(f"{v}={os.environ.get(v, '')}" for v in ENV_VARS)
+    import lvrlib
+
+    pkg = Path(lvrlib.__file__).parent
+    h = hashlib.sha256()
+    for p in sorted(pkg.rglob("*.py")) + sorted((pkg / "weights").glob("*.json")):
+        h.update(p.relative_to(pkg).as_posix().encode())
+        h.update(p.read_bytes())
+    return h.hexdigest() + "|" + "|".join(f"{v}={os.environ.get(v, '')}" for v in ENV_VARS)
 
 
 def _outdated(app, env, added, changed, removed):
