@@ -29,10 +29,6 @@ from lvrlib.metrics import mean_ci, nearest_neighbours, psnr
 from lvrlib.recovery import recover
 
 
-def nearest_distance(x: torch.Tensor, train: torch.Tensor) -> torch.Tensor:
-    return nearest_neighbours(x, train)[0].to(x.device)
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("run_dir")
@@ -43,7 +39,7 @@ def main(argv=None):
     run = Path(a.run_dir)
     train = celeba_sample("train").to(dev)
     test = celeba_sample("test")
-    test_nn = nearest_distance(test.to(dev), train).cpu()
+    test_nn = nearest_neighbours(test.to(dev), train)[0]
     snaps = sorted(run.glob("generator_*.safetensors"),
                    key=lambda q: int(re.findall(r"\d+", q.stem)[-1]))
     rows, grids = [], []
@@ -52,7 +48,7 @@ def main(argv=None):
         G = load_generator(path, device=str(dev))
         with torch.no_grad():
             x = G(sample_latent(1000, G.config.nz, torch.Generator().manual_seed(0), dev))
-        ratio = (nearest_distance(x, train).median() / test_nn.median().to(dev)).item()
+        ratio = (nearest_neighbours(x, train)[0].median() / test_nn.median()).item()
         r = recover(G, test, strategy="stochastic", steps=a.steps, lr=0.1, device=dev, seed=0)
         ci = mean_ci(psnr(r.images, test))
         rows.append({"iteration": it, "test_projection_psnr": round(ci.mean, 3),

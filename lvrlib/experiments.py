@@ -83,10 +83,6 @@ def _generator(checkpoint: str | None, device: str):
     return _load_generator(checkpoint, device, _checkpoint_sha256(checkpoint))
 
 
-def _device(profile: Profile, device: str) -> str:
-    return str(resolve_device(device))
-
-
 def clean_set(name: str, n: int, seed: int = 0, *, celeba_source: str = "sample",
               checkpoint: str | None = None, device: str = "cpu"):
     """The clean images of a set, (n, C, H, W) in [-1, 1], and their true latents (or None)."""
@@ -169,7 +165,7 @@ def _bank_cell(*, sigmas, n, seed, steps, lr, restarts, tol, checkpoint, checkpo
 def bank_for(profile: Profile, seed: int = 0, device: str = "auto") -> SharpnessBank:
     """The sharpness vectors at the profile's Table 3 sigmas, estimated on the profile's
     generated set ("generated", ``seed``) with the profile's LVR settings."""
-    dev = _device(profile, device)
+    dev = str(resolve_device(device))
     sig = sorted({float(s) for s in profile.table3_sigmas if float(s) > 0})
     r = _bank_cell(sigmas=sig, n=profile.sharpness_n, seed=seed, steps=profile.steps,
                    lr=profile.lr, restarts=profile.restarts, tol=profile.tol,
@@ -203,7 +199,7 @@ def evaluate(set_name: str, sigma: float, methods, profile: Profile, *, n: int |
     unknown = set(methods) - set(METHODS)
     if unknown:
         raise ValueError(f"unknown methods {sorted(unknown)}; expected some of {METHODS}.")
-    dev = _device(profile, device)
+    dev = str(resolve_device(device))
     if n is None:
         n = (profile.n_generated if set_name.startswith("generated") else
              profile.n_celeba if set_name == "celeba-test" else profile.n_unseen)
@@ -247,7 +243,7 @@ def evaluate(set_name: str, sigma: float, methods, profile: Profile, *, n: int |
 
 def summary_table(results: list[dict[str, Scores]], methods, metric: str = "psnr") -> pd.DataFrame:
     """Rows (set, sigma), columns method: 'mean [low, high]' of ``metric`` per image
-    (95% CI), plus the numeric means in a MultiIndex-free companion via ``.attrs['means']``."""
+    (95% CI); the MeanCI objects per row are in ``.attrs['cis']``."""
     rows, means = [], []
     for res in results:
         any_s = next(iter(res.values()))
