@@ -1,13 +1,14 @@
 # The two commands of the README:
 #   make book   set up a virtual environment and build the book (the main job)
 #   make test   set up the same environment and run the tests, a smoke build of the
-#               book with warnings as errors, and every notebook through papermill
+#               book with warnings as errors, a check of every page of it in headless
+#               Chromium, and every notebook through papermill
 PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 SMOKE   = LVRLIB_PROFILE=smoke LVRLIB_RESULTS=$(CURDIR)/.cache/smoke-results
 
-.PHONY: book test unit smoke-book smoke-notebooks benchmark clean
+.PHONY: book test unit smoke-book browser-check smoke-notebooks benchmark clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +22,7 @@ book: $(VENV)/.installed
 	$(BIN)/jupyter-book build book/
 	@echo "The book is in _build/html/index.html"
 
-test: unit smoke-book smoke-notebooks
+test: unit smoke-book browser-check smoke-notebooks
 
 unit: $(VENV)/.installed
 	$(BIN)/python -m pytest -q --durations=10
@@ -29,6 +30,14 @@ unit: $(VENV)/.installed
 smoke-book: $(VENV)/.installed
 	rm -rf _build
 	$(SMOKE) $(BIN)/jupyter-book build book/ -W -n --keep-going
+
+# Every page of the book in _build/html (make smoke-book first) in a 1280-px-wide headless
+# Chromium: no error output, missing glued value, undecodable image or table wider than
+# the text column; then the same check must catch each of these in a deliberately broken
+# copy. Needs Chromium (Debian: apt-get install chromium) or $CHROMIUM (its path).
+browser-check: $(VENV)/.installed
+	$(BIN)/python tests/browser_check.py _build/html
+	$(BIN)/python tests/browser_check.py --self-test _build/html
 
 smoke-notebooks: $(VENV)/.installed
 	mkdir -p .cache/papermill

@@ -26,11 +26,12 @@ sigma = None     # sigmas of the curve (0..255 pixel units); default: the profil
 
 # %%
 import matplotlib.pyplot as plt
+from IPython.display import Markdown
 from myst_nb import glue
 
 from lvrlib.experiments import METHOD_LABELS, evaluate
 from lvrlib.metrics import mean_ci
-from lvrlib.paper import CURVE_METHODS, crossover_sigma, psnr_curve
+from lvrlib.paper import CURVE_METHODS, SHORT_SET_LABELS, crossover_sigma, psnr_curve
 from lvrlib.plots import image_rows, psnr_vs_sigma
 from lvrlib.profiles import get_profile
 
@@ -56,7 +57,7 @@ plt.show()
 # %% [markdown]
 # ## Fig. 2: clean CelebA test images and their projections
 # With no noise at all, LVR shows what the generator can represent: the projection of a
-# held-out face is the nearest face in the generator's range.
+# held-out face is the nearest face LVR finds in the generator's range.
 
 # %%
 ceiling = mean_ci(clean_celeba["lvr"].psnr)
@@ -68,8 +69,9 @@ plt.show()
 
 # %% [markdown]
 # The projections of clean held-out faces reach {glue:text}`ceiling:.2f` dB (95% CI
-# {glue:text}`ceiling_lo:.2f` to {glue:text}`ceiling_hi:.2f`): no amount of denoising by
-# projection can do better than this on these images.
+# {glue:text}`ceiling_lo:.2f` to {glue:text}`ceiling_hi:.2f`). This is how close the
+# generator's range comes to these faces as LVR finds it: denoising by projection returns
+# a face from the same range, so it is not expected to do better on these images.
 #
 # ## Fig. 3: unseen faces and their projections
 # Olivetti and the LFW subset were never seen in training and are grayscale (the LFW
@@ -81,18 +83,20 @@ rows = {}
 for name, res in clean_unseen.items():
     rows[f"{name}"] = res["clean"].images
     rows[f"{name} projection"] = res["lvr"].images
-    glue(f"unseen_{name}", mean_ci(res["lvr"].psnr).mean, display=False)
-for name in ("olivetti", "lfw-subset"):
-    if name not in clean_unseen:
-        glue(f"unseen_{name}", float("nan"), display=False)
+unseen_text = ("Clean faces of the unseen sets project at "
+               + ", ".join(f"{mean_ci(res['lvr'].psnr).mean:.2f} dB ({SHORT_SET_LABELS.get(name, name)}, "
+                           f"{len(res['lvr'].psnr)} images)" for name, res in clean_unseen.items())
+               + ".") if clean_unseen else "This profile has no unseen sets."
+glue("unseen_text", Markdown(unseen_text), display=False)
 # Rows of different sizes are drawn separately.
 for name in clean_unseen:
     image_rows({name: rows[name], "projection": rows[f"{name} projection"]})
     plt.show()
 
 # %% [markdown]
-# Clean Olivetti faces project at {glue:text}`unseen_olivetti:.2f` dB and LFW-subset faces at
-# {glue:text}`unseen_lfw-subset:.2f` dB.
+# ```{glue:md} unseen_text
+# :format: myst
+# ```
 #
 # ## PSNR against noise level
 # Mean PSNR with 95% confidence bands on CelebA test images.
@@ -102,14 +106,30 @@ cross = crossover_sigma(curve, "lvr", "bm3d")
 cross_sa = crossover_sigma(curve, "lvr-sa", "bm3d")
 psnr_vs_sigma(curve, CURVE_METHODS, METHOD_LABELS, crossover=cross)
 plt.show()
-glue("cross", float("nan") if cross is None else cross, display=False)
-glue("cross_sa", float("nan") if cross_sa is None else cross_sa, display=False)
-glue("curve_max", max(r["lvr"].sigma for r in curve), display=False)
 top = max(curve, key=lambda r: r["lvr"].sigma)
-glue("curve_gap", mean_ci(top["lvr"].psnr).mean - mean_ci(top["bm3d"].psnr).mean, display=False)
+gap = mean_ci(top["lvr"].psnr).mean - mean_ci(top["bm3d"].psnr).mean
+
+
+def crossing(name: str, c: float | None) -> str:
+    if c is not None and c == min(r["lvr"].sigma for r in curve):
+        return f"{name}'s mean PSNR is above BM3D's already at the smallest measured sigma, {c:g}"
+    if c is None:
+        return (f"{name}'s mean PSNR stays at or below BM3D's at every measured sigma up to "
+                f"{top['lvr'].sigma:g}")
+    return (f"{name}'s mean PSNR first exceeds BM3D's at sigma = {c:.1f} (interpolated "
+            "between measured levels)")
+
+
+if cross is None and cross_sa is None:
+    crossings = ("Neither LVR's nor LVR-SA's mean PSNR exceeds BM3D's at any measured sigma up "
+                 f"to {top['lvr'].sigma:g}")
+else:
+    crossings = f"{crossing('LVR', cross)}; {crossing('LVR-SA', cross_sa)}"
+glue("crossing_text", Markdown(
+    f"{crossings}. At the largest sigma measured, {top['lvr'].sigma:g}, LVR minus BM3D is "
+    f"{gap:+.2f} dB (means over {len(top['lvr'].psnr)} images)."), display=False)
 
 # %% [markdown]
-# The sigma at which LVR's mean PSNR first exceeds BM3D's (interpolated between measured
-# levels; "nan" means it never does up to sigma = {glue:text}`curve_max:.0f`) is
-# {glue:text}`cross:.1f`; for LVR-SA it is {glue:text}`cross_sa:.1f`. At the largest sigma
-# measured, LVR minus BM3D is {glue:text}`curve_gap:+.2f` dB.
+# ```{glue:md} crossing_text
+# :format: myst
+# ```

@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -17,7 +18,8 @@ from lvrlib.checkpoints import SHIPPED_GENERATOR, load_generator, save_generator
 from lvrlib.data import add_noise
 from lvrlib.dcgan import DCGANConfig, Generator, sample_latent
 from lvrlib.metrics import MeanCI, psnr
-from lvrlib.paper import as_list, crossover_sigma, verdict
+import lvrlib.paper as paper
+from lvrlib.paper import as_list, compact_paired, compact_table, crossover_sigma, verdict
 from lvrlib.profiles import get_profile
 
 
@@ -124,6 +126,108 @@ def test_paired_table_is_the_mean_difference_per_cell():
     np.testing.assert_allclose(t["diff"], [-2.0, 1.5])
     assert (t["low"] < t["diff"]).all() and (t["diff"] < t["high"]).all()
     assert list(t["n"]) == [3, 3]
+
+
+# --------------------------------------------------------------------------- compact tables
+def result(set_name: str, sigma: float, values: dict[str, list[float]]) -> dict[str, ex.Scores]:
+    out = {}
+    for m, v in values.items():
+        v = np.asarray(v, dtype=float)
+        out[m] = ex.Scores(m, set_name, float(sigma), v, np.clip(v / 40, 0, 1), 0.0,
+                           torch.zeros(1, 3, 64, 64))
+    return out
+
+
+def test_compact_table_shows_mean_and_ci_half_width_with_short_labels():
+    bm3d, lvr = [20.0, 22.0, 27.0], [25.0, 26.0, 30.0]
+    res = [result("celeba-test", 50, {"noisy": [15.0, 15.5, 14.0], "bm3d": bm3d, "lvr": lvr}),
+           result("olivetti", 0, {"noisy": [np.inf] * 3, "bm3d": bm3d, "lvr": lvr})]
+    t = compact_table(ex.summary_table(res, ["noisy", "bm3d", "lvr"]))
+    assert list(t.columns) == ["noisy", "BM3D", "LVR"]
+    assert t.index.names == ["set", "\u03c3"]
+    assert list(t.index) == [("CelebA test", "50"), ("Olivetti", "0")]
+    ci = ex.mean_ci(lvr)
+    assert t.loc[("CelebA test", "50"), "LVR"] == f"{ci.mean:.1f} \u00b1{ci.half_width:.1f}"
+    assert t.loc[("Olivetti", "0"), "noisy"] == "inf"   # a perfect match has no interval
+    # The long form is several times wider than the compact one.
+    long = ex.summary_table(res, ["noisy", "bm3d", "lvr"])
+    assert max(map(len, long["LVR (stochastic clipping)"])) > 2 * max(map(len, t["LVR"]))
+
+
+def test_compact_table_of_a_saved_csv_and_of_one_image(tmp_path):
+    res = [result("lfw-subset", 25, {"lvr": [19.0, 20.0, 21.5, 18.0]})]
+    t = ex.summary_table(res, ["lvr"])
+    t.to_csv(tmp_path / "t.csv")
+    back = pd.read_csv(tmp_path / "t.csv").set_index(["set", "sigma"])
+    pd.testing.assert_frame_equal(compact_table(back, digits=2), compact_table(t, digits=2))
+    one = compact_table(ex.summary_table([result("celeba-test", 50, {"lvr": [-3.25]})], ["lvr"]))
+    assert one.iloc[0, 0] == "\u22123.2"   # one image: no interval, no \u00b1 (round half even)
+
+
+def test_compact_table_refuses_cells_it_cannot_read():
+    bad = pd.DataFrame({"LVR (stochastic clipping)": ["26.1 (26.0-26.2)"]},
+                       index=pd.MultiIndex.from_tuples([("CelebA test", 50.0)],
+                                                       names=["set", "sigma"]))
+    with pytest.raises(ValueError, match="26.1 \\(26.0-26.2\\)"):
+        compact_table(bad)
+
+
+def test_compact_paired_is_one_column_per_pair():
+    res = cells({25: -2.0, 50: 1.5})
+    paired = ex.paired_table(res, [("lvr", "bm3d"), ("bm3d", "lvr")])
+    t = compact_paired(paired)
+    assert list(t.columns) == ["LVR \u2212 BM3D", "BM3D \u2212 LVR"]
+    assert list(t.index) == [("CelebA test", "25"), ("CelebA test", "50")]
+    row = paired[(paired["a"] == "lvr") & (paired["sigma"] == 25.0)].iloc[0]
+    half = (row["high"] - row["low"]) / 2
+    assert t.iloc[0, 0] == f"\u22122.00 \u00b1{half:.2f}"
+    assert t.iloc[1, 0].startswith("+1.50 \u00b1") and t.iloc[1, 1].startswith("\u22121.50")
+
+
+# --------------------------------------------------------------------------- claims
+CLAIM_METHODS = ("lvr", "lvr-project", "lvr-none", "lvr-sa", "lvr-sa-blind", "bm3d",
+                 "bm3d-blind")
+
+
+def fake_tables(monkeypatch, t3_sigmas):
+    """Replace the cached experiments behind claims() by cells where every method is
+    ranked as the paper says: lvr-sa > lvr > lvr-project > lvr-none, lvr > bm3d."""
+    base = np.array([20.0, 21.0, 22.0, 23.0])
+    offset = {"lvr-sa": 3.0, "lvr-sa-blind": 2.5, "lvr": 2.0, "lvr-project": 1.0,
+              "lvr-none": 0.0, "bm3d": -1.0, "bm3d-blind": -1.5}
+    cell = lambda name, s: result(name, s, {m: base + offset[m] + np.array([0, .1, -.1, 0])
+                                            for m in CLAIM_METHODS})
+    prof = get_profile("smoke")
+    monkeypatch.setattr(paper, "table1", lambda *a, **k: [cell("generated", s) for s in (0, 50)])
+    monkeypatch.setattr(paper, "table2", lambda *a, **k: [
+        cell(n, 50) for n in ("generated", "generated-fresh", "celeba-test", *prof.unseen)])
+    monkeypatch.setattr(paper, "table3", lambda *a, **k: [
+        cell(n, s) for n in ("celeba-test", *prof.unseen) for s in t3_sigmas])
+    return prof
+
+
+def test_claims_at_high_noise_use_only_the_high_sigmas(monkeypatch):
+    prof = fake_tables(monkeypatch, (25, 75))
+    t = paper.claims(prof, high_sigma=50)
+    t3 = t[t["claim"].str.contains("high noise")]
+    assert len(t3) == 3
+    assert (t3["sigmas"] == "75").all()
+    assert t3["claim"].str.contains("sigma >= 50\\)").all()
+    assert (t3["verdict"] == "holds").all()
+    assert (t["verdict"] == "holds").all()
+
+
+def test_claims_not_measured_when_no_sigma_reaches_high_noise(monkeypatch):
+    # Before: every sigma was pooled silently under the label "sigma >= 50".
+    prof = fake_tables(monkeypatch, (25,))
+    t = paper.claims(prof, high_sigma=50)
+    t3 = t[t["claim"].str.contains("high noise")]
+    assert len(t3) == 3
+    assert (t3["verdict"] == "not measured").all()
+    assert t3["effect (dB)"].isna().all() and t3["95% CI low"].isna().all()
+    assert (t3["cells holding"] == "0/0").all() and (t3["sigmas"] == "").all()
+    assert t3["claim"].str.contains("not measured: the profile's sigmas are 25").all()
+    assert (t.loc[~t.index.isin(t3.index), "verdict"] == "holds").all()
 
 
 SMOKE_METHODS = ["noisy", "lvr", "lvr-sa", "bm3d"]
