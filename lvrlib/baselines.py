@@ -15,11 +15,13 @@ loop over them: ``{name: f(y, sigma) for name, f in CLASSICAL.items()}``.
 """
 from __future__ import annotations
 
-import os
+import sys
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
+
+from .workers import bm3d_image, default_workers, map_images
 
 __all__ = [
     "bm3d_denoise",
@@ -105,12 +107,36 @@ def _per_image(y, sigma, denoise_one: Callable[[np.ndarray, float], np.ndarray],
     _check_images(y)
     sig = _sigmas(y, sigma)  # validated (or estimated) before any denoising starts
     x = _to_hwc01(y)
+    out = np.empty_like(x)
+    with _bar(x.shape[0], desc, progress) as bar:
+        for i in range(x.shape[0]):
+            out[i] = np.asarray(denoise_one(x[i], sig[i] / 255.0)).reshape(x[i].shape)
+            bar.update(1)
+    return _from_hwc01(out, y)
+
+
+class _NoBar:
+    """Stands in for a tqdm bar when no progress is shown."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+
+def _bar(total: int, desc: str, progress: bool):
+    """A tqdm bar over ``total`` images, or a silent stand-in: without ``progress``
+    tqdm.auto is not even imported (in a notebook without ipywidgets its import prints
+    a warning into the cell's output)."""
+    if not progress:
+        return _NoBar()
     from tqdm.auto import tqdm
 
-    out = np.empty_like(x)
-    for i in tqdm(range(x.shape[0]), desc=desc, unit="img", disable=not progress):
-        out[i] = np.asarray(denoise_one(x[i], sig[i] / 255.0)).reshape(x[i].shape)
-    return _from_hwc01(out, y)
+    return tqdm(total=total, desc=desc, unit="img")
 
 
 # --------------------------------------------------------------------------- sigma
@@ -134,51 +160,32 @@ def estimate_sigma(y: torch.Tensor) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- denoisers
-def _bm3d_one(args) -> np.ndarray:
-    """BM3D of one H x W x C image on the 0..1 scale (module level, so processes can run it)."""
-    import bm3d
-
-    im, s01 = args
-    if im.shape[-1] == 3:
-        return np.asarray(bm3d.bm3d_rgb(im, s01))
-    return np.asarray(bm3d.bm3d(im[..., 0], s01)).reshape(im.shape)
-
-
 def bm3d_denoise(y: torch.Tensor, sigma: float | Sequence[float] | str | None, *,
                  progress: bool = False, workers: int | None = None) -> torch.Tensor:
     """Denoise with BM3D (the ``bm3d`` package: ``bm3d_rgb`` for colour, ``bm3d`` for gray).
 
     ``y``: (N, C, H, W) in [-1, 1], C = 3 or 1. ``sigma``: noise std in 0..255 pixel units,
     one number or one per image; ``None`` or ``"auto"`` estimates it per image
-    (:func:`estimate_sigma`), the blind variant. ``progress`` shows a tqdm bar (about 1-2 s
+    (:func:`estimate_sigma`), the blind variant. ``progress`` shows a tqdm bar (about 1.6 s
     per 64x64 colour image on a CPU core). ``workers``: processes to spread the images
-    over (default: one per CPU core when there are 4 images or more; BM3D itself runs on
-    one core). BM3D itself is not bit-reproducible: two runs can differ by about 1e-3.
-    Returns float32 (N, C, H, W) in [-1, 1].
+    over (default: one per CPU core when there are 4 images or more, else none); BM3D
+    runs on one thread (``lvrlib.workers.BM3D_PROFILE``), so the result is the same to
+    the bit whatever ``workers`` is. The workers are fresh interpreters that import only
+    lvrlib's :mod:`lvrlib.workers`, never the caller's code, so this works from a plain
+    script (no ``if __name__ == "__main__"`` guard needed), a script piped to
+    ``python -``, a notebook and a REPL. Returns float32 (N, C, H, W) in [-1, 1].
     """
-    try:
-        import bm3d  # noqa: F401
-    except ImportError as err:
-        raise ImportError(
-            "bm3d_denoise needs the bm3d package, which is not installed: pip install bm3d"
-        ) from err
     _check_images(y)
     n = y.shape[0]
     if workers is None:
-        workers = min(os.cpu_count() or 1, n) if n >= 4 else 1
-    if workers <= 1:
-        return _per_image(y, sigma, lambda im, s01: _bm3d_one((im, s01)), progress, "BM3D")
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
-    from tqdm.auto import tqdm
-
-    sig = _sigmas(y, sigma)
+        workers = default_workers(n)
+    if workers <= 1 or n == 1 or not sys.executable:  # no interpreter to start: run here
+        return _per_image(y, sigma, bm3d_image, progress, "BM3D")
+    sig = _sigmas(y, sigma)  # validated (or estimated) before any worker starts
     x = _to_hwc01(y)
-    # spawn, not fork: forking a process that holds PyTorch's thread pools can deadlock.
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-        outs = list(tqdm(pool.map(_bm3d_one, [(x[i], sig[i] / 255.0) for i in range(n)]),
-                         total=n, desc="BM3D", unit="img", disable=not progress))
+    with _bar(n, "BM3D", progress) as bar:
+        outs = map_images("bm3d", list(x), list(sig / 255.0), workers,
+                          progress=lambda: bar.update(1))
     return _from_hwc01(np.stack(outs), y)
 
 

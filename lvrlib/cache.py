@@ -2,9 +2,12 @@
 
 A cached result is a dict of arrays (numpy or torch) and JSON values. It is stored as
 ``<results>/<namespace>/<key>.safetensors`` (arrays) + ``<key>.json`` (the parameters,
-the JSON values and the array names). The key is the sha256 of the parameters, the
-source of every lvrlib module and the shipped generator's weights hash, so a change to
-the library or its defaults never returns a stale result. No pickle is involved.
+the JSON values and the array names), each written atomically, the JSON last. The key is
+the first 24 hex digits of a sha256 over the namespace, the parameters and
+:func:`code_hash`: the source of the computing modules (``COMPUTE_MODULES``) and the JSON
+descriptions of the shipped weights (which hold their sha256). So a change to those
+modules, their defaults or the shipped weights never returns a stale result; a change of
+an installed package (torch, bm3d, ...) is not in the key. No pickle is involved.
 
 The results folder is ``$LVRLIB_RESULTS`` when set, else ``cache_dir()/results``;
 ``$LVRLIB_NO_CACHE=1`` turns the cache off (always compute).
@@ -21,6 +24,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ._io import atomic_path, atomic_write_text
+
 __all__ = ["results_dir", "code_hash", "cached", "cache_key"]
 
 
@@ -33,11 +38,12 @@ def results_dir() -> Path:
 
 
 #: The modules whose code can change a cached number. Presentation code (plots, figures,
-#: the command line, the claims logic in paper.py, which is never cached) is left out, so
-#: that changing a plot does not throw away hours of computation; the book's own
-#: freshness check (book/_ext) re-executes the notebooks when any module changes.
+#: the command line, the claims logic in paper.py, which is never cached) and the
+#: file-writing helpers (_io) are left out, so that changing a plot does not throw away
+#: hours of computation; the book's own freshness check (book/_ext) re-executes the
+#: notebooks when any module changes.
 COMPUTE_MODULES = ("baselines", "cache", "checkpoints", "data", "dcgan", "experiments",
-                   "metrics", "profiles", "recovery", "sharpness")
+                   "metrics", "profiles", "recovery", "sharpness", "training", "workers")
 
 
 @functools.lru_cache(maxsize=1)
@@ -84,14 +90,12 @@ def _save(path: Path, params: dict, result: dict) -> None:
         else:
             values[k] = _jsonable(v)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(arrays or {"_empty": torch.zeros(0)}, str(tmp))
+    with atomic_path(path) as tmp:
+        save_file(arrays or {"_empty": torch.zeros(0)}, str(tmp))
     meta = {"params": _jsonable(params), "values": values,
             "numpy": [k for k, v in result.items() if isinstance(v, np.ndarray)]}
-    tmpj = path.with_suffix(".json.tmp")
-    tmpj.write_text(json.dumps(meta, indent=1, sort_keys=True))
-    os.replace(tmp, path)
-    os.replace(tmpj, path.with_suffix(".json"))  # the JSON last: it marks completeness
+    # The JSON last: it marks the entry complete.
+    atomic_write_text(path.with_suffix(".json"), json.dumps(meta, indent=1, sort_keys=True))
 
 
 def _load(path: Path) -> dict | None:

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from ._io import atomic_write_bytes
 
 __all__ = ["main", "build_parser"]
 
@@ -34,6 +37,7 @@ def _error(command: str, message: str) -> None:
 
 # --------------------------------------------------------------------------- train
 def _training_images(data: str) -> "torch.Tensor":
+    """The training images named by ``lvrlib train DATA``: (N, 3, 64, 64) in [-1, 1]."""
     from . import data as D
 
     if data == "celeba-sample":
@@ -47,24 +51,24 @@ def _training_images(data: str) -> "torch.Tensor":
         if not paths:
             raise CLIError(f"{root} holds no .jpg or .png images.")
         import torch
+
         images = []
-        for p in paths:  # read like denoise inputs: 16 bit scaled, alpha on white, EXIF
+        for p in paths:  # the reader of `lvrlib denoise`, every image made RGB
             try:
-                x, _ = read_input_image(p)
-            except BadInput as e:
-                raise CLIError(str(e).replace("; skipped.", "; remove it to train on this folder.")) from None
-            images.append(x.expand(3, -1, -1) if x.shape[0] == 1 else x)
+                images.append(D.read_image(p, mode="RGB")[0])
+            except D.ImageFileError as e:
+                raise CLIError(f"{e.reason}; remove it to train on this folder.") from None
         return torch.stack(images)
     raise CLIError(f"{data} is neither 'celeba-sample', a CelebA folder nor a folder of images.")
 
 
 def cmd_train(args) -> int:
-    from .dcgan import DCGANConfig, train_dcgan
+    from .dcgan import DCGANConfig
+    from .training import train_dcgan
 
-    images = _training_images(args.data)
-    if not args.quiet:
-        print(f"training on {images.shape[0]} images from {args.data}", file=sys.stderr)
     snaps = tuple(int(s) for s in args.snapshots.split(",") if s) if args.snapshots else ()
+    images = _training_images(args.data)
+    _note(args, f"training on {images.shape[0]} images from {args.data}")
     path = train_dcgan(DCGANConfig(), images, args.output, args.iterations, seed=args.seed,
                        device=args.device, checkpoint_every=args.checkpoint_every,
                        snapshots=snaps, progress=not args.quiet)
@@ -101,19 +105,21 @@ METHOD_LABELS = {"lvr": "LVR", "lvr-sa": "LVR-SA", "bm3d": "BM3D"}
 #: File endings taken from a folder given as input (files named directly are always tried).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 SUMMARY_FIELDS = ("input", "method", "output", "sigma", "sigma_source", "residual", "seconds")
-_SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N")
 
 
+# lvrlib.data.MIN_IMAGE_SIZE, written out: importing lvrlib.data (and torch) would make
+# `lvrlib --help` take seconds (a test checks that the two agree).
 DENOISE_HELP = """\
 Denoise face photos with latent vector recovery (LVR): find the generator's latent z whose
 image G(z) is closest to the photo, and output G(z). LVR-SA adds the sharpness vector of
 the noise level; BM3D is the classical baseline.
 
 Every input (PNG, JPEG or any image Pillow reads; RGB, RGBA, gray, palette; 8 or 16 bit;
-any size) is turned upright from its EXIF orientation, transparency is composited on
-white, 16-bit samples are scaled to 8 bit, and the largest centred square is cropped and
-resized to 64x64; a line says so for each file. Gray photos stay gray: LVR then fits the
-gray version A(G(z)) of a colour face, and writes that gray image.
+any size from 16 pixels on the shorter side) is turned upright from its EXIF
+orientation, transparency is composited on white, 16-bit samples are scaled to 8 bit, and
+the largest centred square is cropped and resized to 64x64; a line says so for each file.
+Gray photos stay gray: LVR then fits the gray version A(G(z)) of a colour face, and writes
+that gray image.
 
 Writes into OUTDIR:
   <stem>_<method>.png   64x64, RGB (gray for gray inputs), one per input and method
@@ -127,17 +133,13 @@ Existing outputs are refused unless --overwrite; every file is written through a
 temporary name. All images of one method are recovered in one batch.
 
 Exit codes: 0 all done; 1 some inputs could not be read (each is named, the others
-were denoised); 2 a bad option, checkpoint, sharpness file, device or existing output
-(nothing is written).
+were denoised); 2 a bad option, checkpoint, sharpness file, device, existing output or
+an image smaller than 16 pixels (nothing is written).
 
 example:
   lvrlib sample -n 1 -o face.png --seed 3
   lvrlib denoise face.png -o out/ --method all --sigma 50 --add-noise 50 --sheet
 """
-
-
-class BadInput(Exception):
-    """One input file cannot be used; reported in one sentence, the others go on."""
 
 
 def _parse_sigma(text: str | None, option: str, allow_auto: bool) -> float | str | None:
@@ -165,21 +167,6 @@ def _resolve_device_cli(name: str) -> "torch.device":
     from .dcgan import resolve_device
 
     return resolve_device(name)
-
-
-def _check_optional_packages(methods: list[str], sigma) -> None:
-    """Refuse, before any work, a method whose package is missing."""
-    import importlib.util
-
-    needs = []
-    if "bm3d" in methods:
-        needs.append(("bm3d", "bm3d", "--method bm3d"))
-    if sigma == "auto":  # skimage's estimate_sigma works on wavelets
-        needs.append(("pywt", "PyWavelets", "--sigma auto"))
-    for module, package, what in needs:
-        if importlib.util.find_spec(module) is None:
-            raise CLIError(f"{what} needs the {package} package, which is not installed: "
-                           f"pip install {package}")
 
 
 def _load_bank(path: Path, nz: int):
@@ -227,89 +214,6 @@ def _expand_inputs(inputs: list[str]) -> tuple[list[Path], list[str]]:
     return files, problems
 
 
-def _composite_on_white(arr: np.ndarray) -> np.ndarray:
-    """uint8 (H, W, C+1) with alpha last -> uint8 (H, W, C) composited on white."""
-    a = arr[..., -1:].astype(np.float64) / 255.0
-    return np.round(arr[..., :-1] * a + 255.0 * (1.0 - a)).astype(np.uint8)
-
-
-def _to_8bit(im) -> tuple["Image.Image", str]:
-    """Any PIL image -> mode 'RGB' or 'L' (8 bit), and what was done to get there."""
-    from PIL import Image
-
-    mode = im.mode
-    if mode in ("L", "RGB"):
-        return im, ""
-    if mode == "1":
-        return im.convert("L"), ""
-    if mode in _SIXTEEN_BIT or mode == "I":
-        arr = np.asarray(im).astype(np.float64)
-        # 16-bit samples span 0..65535: scale (x / 257), do not clip at 255.
-        if mode in _SIXTEEN_BIT or arr.max(initial=0) > 255:
-            arr, how = arr / 257.0, ", 16 bit scaled to 8 bit"
-        else:
-            how = ""
-        return Image.fromarray(np.round(np.clip(arr, 0, 255)).astype(np.uint8), "L"), how
-    if mode == "F":
-        arr = np.asarray(im, dtype=np.float64)
-        if arr.max(initial=0) <= 1.0:
-            arr = arr * 255.0
-        return Image.fromarray(np.round(np.clip(arr, 0, 255)).astype(np.uint8), "L"), ""
-    if mode in ("LA", "La"):
-        arr = np.asarray(im.convert("LA"))
-        return Image.fromarray(_composite_on_white(arr)[..., 0], "L"), ", alpha composited on white"
-    if mode in ("RGBA", "RGBa", "PA") or (mode == "P" and "transparency" in im.info):
-        arr = np.asarray(im.convert("RGBA"))
-        return Image.fromarray(_composite_on_white(arr), "RGB"), ", alpha composited on white"
-    return im.convert("RGB"), ""  # palette, CMYK, YCbCr, LAB, HSV, ...
-
-
-def read_input_image(path: str | Path, size: int = 64) -> tuple["torch.Tensor", str]:
-    """Read one image file the way ``lvrlib denoise`` does; return (x, note).
-
-    Any image Pillow decodes (PNG, JPEG, ...; RGB, RGBA, gray, gray+alpha, palette; 8 or 16
-    bit): the EXIF orientation is applied, 16-bit samples are scaled to 8 bit, transparency
-    is composited on white, gray stays gray; then the largest centred square is cropped and
-    resized to ``size`` x ``size`` (``data.center_crop_resize(img, crop=None)``). ``x`` is
-    float32 (3 or 1, size, size) in [-1, 1]; ``note`` is one line saying what was done.
-    Raises BadInput (one sentence naming the file) when the file cannot be used.
-    """
-    import torch
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    from .data import center_crop_resize
-
-    path = Path(path)
-    try:
-        with Image.open(path) as im:
-            im.load()
-            w, h, mode = im.width, im.height, im.mode
-            rotated = im.getexif().get(0x0112, 1) not in (1, None)
-            im = ImageOps.exif_transpose(im) if rotated else im
-            img, how = _to_8bit(im)
-            img.load()
-    except FileNotFoundError:
-        raise BadInput(f"{path} does not exist; skipped.") from None
-    except PermissionError:
-        raise BadInput(f"{path} cannot be read (permission denied); skipped.") from None
-    except IsADirectoryError:
-        raise BadInput(f"{path} is a folder, not an image; skipped.") from None
-    except UnidentifiedImageError:
-        raise BadInput(f"{path} is not an image that Pillow can read (expected PNG, JPEG or "
-                       "another common format); skipped.") from None
-    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as e:
-        raise BadInput(f"{path} cannot be decoded ({e}); skipped.") from None
-    side = min(img.size)
-    img = center_crop_resize(img, crop=None, size=size)
-    arr = np.asarray(img)
-    arr = arr[:, :, None] if arr.ndim == 2 else arr
-    x = torch.from_numpy(np.array(arr.transpose(2, 0, 1))).float() / 127.5 - 1.0
-    kind = "gray" if x.shape[0] == 1 else "RGB"
-    note = (f"{path}: {w}x{h} {mode}{how}{', rotated upright (EXIF)' if rotated else ''} -> "
-            f"centre crop {side}x{side} -> {size}x{size} {kind}")
-    return x, note
-
-
 def _planned_outputs(outdir: Path, stems: list[str], methods: list[str], noisy: bool,
                      sheet: bool) -> list[Path]:
     outs = [outdir / f"{st}_{m}.png" for st in stems for m in methods]
@@ -323,18 +227,13 @@ def _planned_outputs(outdir: Path, stems: list[str], methods: list[str], noisy: 
 
 def _write_csv(rows: list[dict], path: Path) -> None:
     import csv
-    import os
+    import io
 
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=SUMMARY_FIELDS, lineterminator="\n")
-            w.writeheader()
-            w.writerows(rows)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    text = io.StringIO(newline="")
+    w = csv.DictWriter(text, fieldnames=SUMMARY_FIELDS, lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write_bytes(path, text.getvalue().encode())
 
 
 def _progress(total: int, desc: str, quiet: bool, unit: str = "step"):
@@ -345,16 +244,53 @@ def _progress(total: int, desc: str, quiet: bool, unit: str = "step"):
                 leave=False, file=sys.stderr)
 
 
-def cmd_denoise(args) -> int:
+@dataclass
+class _Plan:
+    """What one ``lvrlib denoise`` run will do, every option checked."""
+
+    methods: list[str]
+    sigma: float | str | None          # given (0..255 pixel units), "auto" or None
+    add_noise: float | None
+    lr: float
+    device: "torch.device"
+    G: "Generator | None"              # loaded when an LVR method runs
+    bank: "SharpnessBank | None"       # loaded for lvr-sa
+    files: list[Path]
+    problems: list[str]                # one sentence per input that is not there
+    outdir: Path
+
+    @property
+    def lvr_methods(self) -> list[str]:
+        return [m for m in self.methods if m in ("lvr", "lvr-sa")]
+
+
+@dataclass
+class _Inputs:
+    """The images that could be read: paths, clean and noisy (C, 64, 64) in [-1, 1]."""
+
+    paths: list[Path]
+    clean: list["torch.Tensor"]
+    noisy: list["torch.Tensor"]        # the clean ones unless --add-noise
+    bad: int                           # inputs that could not be used
+
+
+@dataclass
+class _Denoised:
+    """Per (input index, method): the output image, its residual and seconds."""
+
+    outputs: dict = field(default_factory=dict)
+    residual: dict = field(default_factory=dict)
+    seconds: dict = field(default_factory=dict)
+    sigma: list = field(default_factory=list)   # per input: the sigma used, or None
+
+
+def _plan_denoise(args) -> _Plan:
+    """Check every option, the checkpoint, the sharpness vectors and every output path;
+    raise CLIError (exit 2) before any work."""
     import inspect
-    import time
 
-    import torch
+    from .recovery import recover
 
-    from .figures import make_sheet, save_png, to_uint8
-    from .recovery import Grayscale, recover
-
-    # 1. Arguments, device, sharpness vectors, checkpoint: refused before any work.
     methods = list(METHODS) if args.method == "all" else [args.method]
     sigma = _parse_sigma(args.sigma, "--sigma", allow_auto=True)
     add_noise = _parse_sigma(args.add_noise, "--add-noise", allow_auto=False)
@@ -367,11 +303,9 @@ def cmd_denoise(args) -> int:
     lr = args.lr if args.lr is not None else inspect.signature(recover).parameters["lr"].default
     if not (lr > 0 and np.isfinite(lr)):
         raise CLIError(f"--lr {args.lr}: expected a positive step size.")
-    lvr_methods = [m for m in methods if m in ("lvr", "lvr-sa")]
-    _check_optional_packages(methods, sigma)
     dev = _resolve_device_cli(args.device)
     G = bank = None
-    if lvr_methods:
+    if any(m in ("lvr", "lvr-sa") for m in methods):
         from .checkpoints import load_generator
 
         G = load_generator(args.checkpoint, device=str(dev))  # CheckpointError: exit 2
@@ -381,7 +315,6 @@ def cmd_denoise(args) -> int:
             bank = _load_bank(Path(args.sharpness) if args.sharpness else SHIPPED_SHARPNESS,
                               G.config.nz)
 
-    # 2. Inputs and outputs: every output is checked before anything is computed.
     files, problems = _expand_inputs(args.inputs)
     stems: dict[str, Path] = {}
     for f in files:
@@ -397,144 +330,201 @@ def cmd_denoise(args) -> int:
     if existing and not args.overwrite:
         more = f" (and {len(existing) - 1} more outputs)" if len(existing) > 1 else ""
         raise CLIError(f"{existing[0]}{more} already exists; pass --overwrite to replace it.")
+    return _Plan(methods, sigma, add_noise, lr, dev, G, bank, files, problems, outdir)
 
-    # 3. Read and preprocess; a bad file is reported and the others go on.
-    for msg in problems:
-        _error("denoise", msg)
-    bad = len(problems)
-    items = []  # (path, x)
-    for f in files:
+
+def _read_inputs(args, plan: _Plan) -> _Inputs:
+    """Read and preprocess every input (:func:`lvrlib.data.read_image`); a file that
+    cannot be read is reported and skipped, an image under ``MIN_IMAGE_SIZE`` pixels
+    stops the run (ValueError, exit 2). Adds the --add-noise noise."""
+    import torch
+
+    from .data import ImageFileError, add_noise, read_image
+
+    # Printed once every file is read, so that a too small image (ValueError, exit 2)
+    # stops the run with its one line only.
+    messages = [("error", msg) for msg in plan.problems]   # in input order
+    paths, clean = [], []
+    for f in plan.files:
         try:
-            x, note = read_input_image(f)
-        except BadInput as e:
-            _error("denoise", str(e))
-            bad += 1
+            x, note = read_image(f)
+        except ImageFileError as e:
+            messages.append(("error", f"{e.reason}; skipped."))
             continue
-        _note(args, note)
-        items.append((f, x))
-    if not items:
-        _error("denoise", "no input could be read, so nothing was written.")
-        return 1
-
-    from .data import add_noise as _add_noise
-
-    clean = [x for _, x in items]
-    if add_noise is not None:
+        messages.append(("note", note))
+        paths.append(f)
+        clean.append(x)
+    for kind, text in messages:
+        if kind == "error":
+            _error("denoise", text)
+        else:
+            _note(args, text)
+    bad = sum(kind == "error" for kind, _ in messages)
+    noisy = clean
+    if plan.add_noise is not None and clean:
         g = torch.Generator().manual_seed(args.seed)
-        noisy = [_add_noise(x[None], add_noise, g)[0] for x in clean]
-        _note(args, f"added Gaussian noise, sigma {add_noise:g} (seed {args.seed})")
-    else:
-        noisy = clean
+        noisy = [add_noise(x[None], plan.add_noise, g)[0] for x in clean]
+        _note(args, f"added Gaussian noise, sigma {plan.add_noise:g} (seed {args.seed})")
+    return _Inputs(paths, clean, noisy, bad)
 
-    # 4. Denoise: one batch per method and channel count (gray and colour images differ).
+
+def _sigmas_for(args, plan: _Plan, inputs: _Inputs, y: "torch.Tensor",
+                idx: list[int]) -> list[float | None]:
+    """The sigma of each image of one batch: given, estimated (--sigma auto) or None."""
+    if plan.sigma == "auto":
+        from .baselines import estimate_sigma
+
+        est = estimate_sigma(y)
+        for k, i in enumerate(idx):
+            _note(args, f"{inputs.paths[i]}: estimated sigma {est[k]:.1f}")
+        return [float(e) for e in est]
+    return [None if plan.sigma is None else float(plan.sigma)] * len(idx)
+
+
+def _denoise_lvr(args, plan: _Plan, y: "torch.Tensor", idx: list[int],
+                 sig: list[float | None], out: _Denoised) -> None:
+    """LVR (and LVR-SA from the same recovery) on one batch of same-channel images."""
+    import time
+
+    import torch
+
+    from .recovery import Grayscale, recover
+
+    c = y.shape[1]
+    op = Grayscale() if c == 1 else None
+    bar = _progress(args.steps + 2, f"LVR ({len(idx)} {'gray' if c == 1 else 'colour'})",
+                    args.quiet)
+
+    # recover() reports no progress; each of its steps is one generator forward pass.
+    def tick(*_) -> None:  # a forward hook that returned a value would replace G's output
+        bar.update(1)
+
+    hook = plan.G.register_forward_hook(tick)
+    t0 = time.perf_counter()
+    try:
+        res = recover(plan.G, y, steps=args.steps, restarts=args.restarts, lr=plan.lr,
+                      seed=args.seed, device=plan.device)
+    finally:
+        hook.remove()
+        bar.close()
+    t_lvr = time.perf_counter() - t0
+    if "lvr" in plan.methods:
+        with torch.no_grad():
+            proj = op(res.images) if op is not None else res.images
+        for k, i in enumerate(idx):
+            out.outputs[i, "lvr"] = proj[k]
+            out.residual[i, "lvr"] = float(res.loss[k])
+            out.seconds[i, "lvr"] = t_lvr / len(idx)
+    if "lvr-sa" in plan.methods:
+        from .sharpness import lvr_sa
+
+        lo, hi = plan.bank.sigmas[0], plan.bank.sigmas[-1]
+        outside = [f"{v:.1f}" for v in sig if not lo <= v <= hi]
+        if outside:
+            _note(args, f"sigma {', '.join(outside)} lies outside the stored sharpness "
+                        f"range {lo:g}..{hi:g}: the nearest vector is used (scaled "
+                        "towards 0 below the range)")
+        t0 = time.perf_counter()
+        s = torch.stack([plan.bank.at(v) for v in sig])
+        sa = lvr_sa(plan.G, res.z, s, operator=op)
+        t_sa = time.perf_counter() - t0
+        r = (sa - y).pow(2).flatten(1).mean(1)
+        for k, i in enumerate(idx):
+            out.outputs[i, "lvr-sa"] = sa[k]
+            out.residual[i, "lvr-sa"] = float(r[k])
+            out.seconds[i, "lvr-sa"] = (t_lvr + t_sa) / len(idx)
+
+
+def _denoise_bm3d(args, y: "torch.Tensor", idx: list[int], sig: list[float],
+                  out: _Denoised) -> None:
+    """BM3D, one image at a time (so that each one's seconds are measured)."""
+    import time
+
+    from .baselines import bm3d_denoise
+
+    bar = _progress(len(idx), "BM3D", args.quiet, unit="image")
+    for k, i in enumerate(idx):
+        t0 = time.perf_counter()
+        out.outputs[i, "bm3d"] = bm3d_denoise(y[k:k + 1], sig[k])[0]
+        out.seconds[i, "bm3d"] = time.perf_counter() - t0
+        bar.update(1)
+    bar.close()
+
+
+def _denoise(args, plan: _Plan, inputs: _Inputs) -> _Denoised:
+    """Every method on every image: one batch per method and channel count (gray and
+    colour images differ)."""
+    import torch
+
     groups: dict[int, list[int]] = {}
-    for i, x in enumerate(noisy):
+    for i, x in enumerate(inputs.noisy):
         groups.setdefault(x.shape[0], []).append(i)
-    n = len(items)
-    sig_used: list[float | None] = [None] * n
-    outputs: dict[tuple[int, str], torch.Tensor] = {}
-    residual: dict[tuple[int, str], float] = {}
-    seconds: dict[tuple[int, str], float] = {}
-    for c, idx in groups.items():
-        y = torch.stack([noisy[i] for i in idx])
-        if sigma == "auto":
-            from .baselines import estimate_sigma
+    out = _Denoised(sigma=[None] * len(inputs.paths))
+    for idx in groups.values():
+        y = torch.stack([inputs.noisy[i] for i in idx])
+        sig = _sigmas_for(args, plan, inputs, y, idx)
+        for k, i in enumerate(idx):
+            out.sigma[i] = sig[k]
+        if plan.lvr_methods:
+            _denoise_lvr(args, plan, y, idx, sig, out)
+        if "bm3d" in plan.methods:
+            _denoise_bm3d(args, y, idx, sig, out)
+    return out
 
-            est = estimate_sigma(y)
-            for k, i in enumerate(idx):
-                sig_used[i] = float(est[k])
-                _note(args, f"{items[i][0]}: estimated sigma {est[k]:.1f}")
-        elif sigma is not None:
-            for i in idx:
-                sig_used[i] = float(sigma)
-        op = Grayscale() if c == 1 else None
-        if lvr_methods:
-            bar = _progress(args.steps + 2, f"LVR ({len(idx)} {'gray' if c == 1 else 'colour'})",
-                            args.quiet)
-            # recover() reports no progress; each of its steps is one generator forward pass.
-            def tick(*_) -> None:  # a forward hook that returned a value would replace G's output
-                bar.update(1)
 
-            hook = G.register_forward_hook(tick)
-            t0 = time.perf_counter()
-            try:
-                res = recover(G, y, steps=args.steps, restarts=args.restarts, lr=lr,
-                              seed=args.seed, device=dev)
-            finally:
-                hook.remove()
-                bar.close()
-            t_lvr = time.perf_counter() - t0
-            with torch.no_grad():
-                proj = op(res.images) if op is not None else res.images
-            if "lvr" in methods:
-                for k, i in enumerate(idx):
-                    outputs[i, "lvr"] = proj[k]
-                    residual[i, "lvr"] = float(res.loss[k])
-                    seconds[i, "lvr"] = t_lvr / len(idx)
-            if "lvr-sa" in methods:
-                from .sharpness import lvr_sa
+def _write_outputs(args, plan: _Plan, inputs: _Inputs, done: _Denoised) -> list[Path]:
+    """Write the PNGs, then summary.csv, then the sheet; every file through a temporary
+    name. Returns the paths written."""
+    from .figures import make_sheet, save_png, to_uint8
 
-                sig = np.array([sig_used[i] for i in idx])
-                lo, hi = bank.sigmas[0], bank.sigmas[-1]
-                outside = [f"{v:.1f}" for v in sig if not lo <= v <= hi]
-                if outside:
-                    _note(args, f"sigma {', '.join(outside)} lies outside the stored sharpness "
-                                f"range {lo:g}..{hi:g}: the nearest vector is used (scaled "
-                                "towards 0 below the range)")
-                t0 = time.perf_counter()
-                s = torch.stack([bank.at(v) for v in sig])
-                sa = lvr_sa(G, res.z, s, operator=op)
-                t_sa = time.perf_counter() - t0
-                r = (sa - y).pow(2).flatten(1).mean(1)
-                for k, i in enumerate(idx):
-                    outputs[i, "lvr-sa"] = sa[k]
-                    residual[i, "lvr-sa"] = float(r[k])
-                    seconds[i, "lvr-sa"] = (t_lvr + t_sa) / len(idx)
-        if "bm3d" in methods:
-            from .baselines import bm3d_denoise
-
-            bar = _progress(len(idx), "BM3D", args.quiet, unit="image")
-            for k, i in enumerate(idx):
-                t0 = time.perf_counter()
-                outputs[i, "bm3d"] = bm3d_denoise(y[k:k + 1], sig_used[i])[0]
-                seconds[i, "bm3d"] = time.perf_counter() - t0
-                bar.update(1)
-            bar.close()
-
-    # 5. Write: every file through a temporary name, the summary after the images.
+    outdir = plan.outdir
     outdir.mkdir(parents=True, exist_ok=True)
     written, rows = [], []
-    for i, (path, _) in enumerate(items):
-        if add_noise is not None:
-            written.append(save_png(to_uint8(noisy[i]), outdir / f"{path.stem}_noisy.png"))
-        for m in methods:
-            out = save_png(to_uint8(outputs[i, m]), outdir / f"{path.stem}_{m}.png")
+    for i, path in enumerate(inputs.paths):
+        if plan.add_noise is not None:
+            written.append(save_png(to_uint8(inputs.noisy[i]), outdir / f"{path.stem}_noisy.png"))
+        sig = done.sigma[i]
+        for m in plan.methods:
+            out = save_png(to_uint8(done.outputs[i, m]), outdir / f"{path.stem}_{m}.png")
             written.append(out)
             rows.append({
                 "input": str(path), "method": m, "output": out.name,
-                "sigma": "" if sig_used[i] is None else f"{sig_used[i]:.2f}",
-                "sigma_source": "" if sig_used[i] is None else
-                                ("estimated" if sigma == "auto" else "given"),
-                "residual": f"{residual[i, m]:.6f}" if (i, m) in residual else "",
-                "seconds": f"{seconds[i, m]:.3f}",
+                "sigma": "" if sig is None else f"{sig:.2f}",
+                "sigma_source": "" if sig is None else
+                                ("estimated" if plan.sigma == "auto" else "given"),
+                "residual": f"{done.residual[i, m]:.6f}" if (i, m) in done.residual else "",
+                "seconds": f"{done.seconds[i, m]:.3f}",
             })
     summary = outdir / "summary.csv"
     _write_csv(rows, summary)
     written.append(summary)
     if args.sheet:
-        labels = (["clean", f"noisy ({add_noise:g})"] if add_noise is not None else ["input"])
-        labels += [METHOD_LABELS[m] for m in methods]
-        sheet_rows = [([clean[i]] if add_noise is not None else []) + [noisy[i]]
-                      + [outputs[i, m] for m in methods] for i in range(n)]
-        written.append(save_png(make_sheet(sheet_rows, labels, [p.stem for p, _ in items]),
+        noisy_label = [] if plan.add_noise is None else ["clean", f"noisy ({plan.add_noise:g})"]
+        labels = (noisy_label or ["input"]) + [METHOD_LABELS[m] for m in plan.methods]
+        sheet_rows = [([inputs.clean[i]] if plan.add_noise is not None else [])
+                      + [inputs.noisy[i]] + [done.outputs[i, m] for m in plan.methods]
+                      for i in range(len(inputs.paths))]
+        written.append(save_png(make_sheet(sheet_rows, labels, [p.stem for p in inputs.paths]),
                                 outdir / "sheet.png"))
+    return written
+
+
+def cmd_denoise(args) -> int:
+    plan = _plan_denoise(args)            # refusals (exit 2), before any work
+    inputs = _read_inputs(args, plan)     # unreadable files are reported and skipped
+    if not inputs.paths:
+        _error("denoise", "no input could be read, so nothing was written.")
+        return 1
+    done = _denoise(args, plan, inputs)
+    written = _write_outputs(args, plan, inputs, done)
     if not args.quiet:
         for p in written:
             print(p)
-    if bad:
-        _error("denoise", f"{bad} input{'s' if bad > 1 else ''} could not be used (see above); "
-                          f"the other {n} {'were' if n > 1 else 'was'} denoised.")
-    return 1 if bad else 0
+    if inputs.bad:
+        n = len(inputs.paths)
+        _error("denoise", f"{inputs.bad} input{'s' if inputs.bad > 1 else ''} could not be used "
+                          f"(see above); the other {n} {'were' if n > 1 else 'was'} denoised.")
+    return 1 if inputs.bad else 0
 
 
 # --------------------------------------------------------------------------- parser

