@@ -1,4 +1,6 @@
-"""Image grids and side-by-side sheets for the book and the command line."""
+"""Images as uint8 arrays and PNG files: grids, labelled side-by-side sheets, and an
+atomic PNG writer. The command line's outputs and the training chapter's samples come from
+here; the book's matplotlib figures are in :mod:`lvrlib.plots`."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,6 +8,8 @@ from typing import Sequence
 
 import numpy as np
 import torch
+
+from ._io import atomic_path
 
 __all__ = ["to_uint8", "make_grid", "make_sheet", "save_grid", "save_png"]
 
@@ -17,17 +21,18 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
 
 
 def make_grid(x: torch.Tensor, nrow: int | None = None, pad: int = 2) -> np.ndarray:
-    """Tile images (N, C, H, W) in [-1, 1] into one uint8 (H', W', 3) array, white gaps.
+    """Tile images (N, C, H, W) in [-1, 1] into one uint8 (H', W', 3) array: ``nrow``
+    images per row (default ceil(sqrt(N))), ``pad`` white pixels between and around them.
 
-    Gray images are shown as RGB; images of different sizes are not supported here
-    (resize them first). ``pad=0`` with one image gives that image alone.
+    Gray images (C = 1) are shown as RGB; all images must have the same H x W (resize them
+    first). ``pad=0`` with one image gives that image alone.
     """
     if x.shape[1] == 1:
         x = x.expand(-1, 3, -1, -1)
     n, _, h, w = x.shape
     nrow = nrow or int(np.ceil(np.sqrt(n)))
-    ncol = int(np.ceil(n / nrow))
-    out = np.full((ncol * (h + pad) + pad, nrow * (w + pad) + pad, 3), 255, np.uint8)
+    rows = int(np.ceil(n / nrow))
+    out = np.full((rows * (h + pad) + pad, nrow * (w + pad) + pad, 3), 255, np.uint8)
     imgs = to_uint8(x)
     for i in range(n):
         r, c = divmod(i, nrow)
@@ -36,22 +41,16 @@ def make_grid(x: torch.Tensor, nrow: int | None = None, pad: int = 2) -> np.ndar
 
 
 def save_png(arr: np.ndarray, path: str | Path) -> Path:
-    """Write a uint8 (H, W), (H, W, 1) or (H, W, 3) array as PNG, through a temporary name
-    (renamed into place once complete, removed if writing fails)."""
+    """Write a uint8 (H, W), (H, W, 1) or (H, W, 3) array to ``path`` as PNG, atomically
+    (:func:`lvrlib._io.atomic_path`), creating its folder; return the path."""
     from PIL import Image
-    import os
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if arr.ndim == 3 and arr.shape[-1] == 1:
         arr = arr[..., 0]
-    tmp = path.with_name(path.name + ".tmp")
-    try:
+    with atomic_path(path) as tmp:
         Image.fromarray(np.ascontiguousarray(arr)).save(tmp, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path
 
 
@@ -73,7 +72,8 @@ def make_sheet(rows: Sequence[Sequence[torch.Tensor]], col_labels: Sequence[str]
     of the same H x W; every row has as many images as there are ``col_labels``.
     ``col_labels`` are written above the columns, ``row_labels`` (cut to 18 characters)
     left of the rows. Each image is enlarged ``scale`` times (nearest neighbour, so pixels
-    stay visible). Returns uint8 (H', W', 3) on a white background.
+    stay visible). Returns uint8 (H', W', 3) on a white background. Raises ValueError
+    when there is no image, the rows or labels differ in length, or the sizes differ.
     """
     from PIL import Image, ImageDraw
 
@@ -120,5 +120,6 @@ def make_sheet(rows: Sequence[Sequence[torch.Tensor]], col_labels: Sequence[str]
 
 
 def save_grid(x: torch.Tensor, path: str | Path, nrow: int | None = None, pad: int = 2) -> Path:
-    """Save images (N, C, H, W) in [-1, 1] as one PNG grid (``pad`` white pixels apart)."""
+    """Save images (N, C, H, W) in [-1, 1] as one PNG grid (:func:`make_grid`: ``nrow``
+    images per row, ``pad`` white pixels apart) with :func:`save_png`; return the path."""
     return save_png(make_grid(x, nrow, pad), path)

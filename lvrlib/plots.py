@@ -1,4 +1,6 @@
-"""Matplotlib figures for the book: rows of images, PSNR curves, loss curves."""
+"""Matplotlib figures for the book: rows of images, and mean PSNR against sigma with
+confidence bands. Each function returns the figure and saves nothing; PNG files of images
+come from :mod:`lvrlib.figures`."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -12,7 +14,9 @@ __all__ = ["image_rows", "psnr_vs_sigma"]
 
 
 def image_rows(rows: dict[str, torch.Tensor], n: int = 8, scale: float = 1.1):
-    """One row per label, n images per row ((N, C, H, W) in [-1, 1]; gray shown gray)."""
+    """A figure with one row per key of ``rows`` (the key is the row's label) and its first
+    ``n`` images ((N, C, H, W) in [-1, 1]; C = 1 is drawn in gray) in that row, each
+    ``scale`` inches square. Returns the matplotlib Figure."""
     labels = list(rows)
     fig, axes = plt.subplots(len(labels), n, figsize=(n * scale, len(labels) * scale),
                              squeeze=False)
@@ -34,7 +38,15 @@ def image_rows(rows: dict[str, torch.Tensor], n: int = 8, scale: float = 1.1):
 
 
 def psnr_vs_sigma(results, methods, labels=None, crossover: float | None = None):
-    """Mean PSNR with 95% CI bands against sigma for each method."""
+    """Mean PSNR (dB) with its 95% CI band against sigma (0..255 pixel units), one line
+    per method in ``methods``.
+
+    ``results``: one {method: Scores} per sigma (as :func:`lvrlib.experiments.evaluate`
+    returns); a sigma where any of a method's PSNRs is infinite (the noisy input at
+    sigma 0) is left out of that method's line. ``labels`` maps methods to legend text
+    (default: the method name); ``crossover``, when given, draws a dashed vertical line at
+    that sigma labelled as the point where LVR meets BM3D. Returns the matplotlib Figure.
+    """
     labels = labels or {}
     fig, ax = plt.subplots(figsize=(6, 4))
     for m in methods:

@@ -95,18 +95,18 @@ class SharpnessBank:
         return (1 - w) * vs[k] + w * vs[k + 1]
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the vectors (.safetensors) and a JSON description beside them."""
+        """Write the vectors (.safetensors) and a JSON description beside them, each
+        atomically (:mod:`lvrlib._io`); return ``path``."""
         from safetensors.torch import save_file
+
+        from ._io import atomic_path, atomic_write_text
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        save_file({"vectors": self.vectors.contiguous()}, str(tmp))
-        os.replace(tmp, path)
-        tmpj = path.with_suffix(".json.tmp")
-        tmpj.write_text(json.dumps(
+        with atomic_path(path) as tmp:
+            save_file({"vectors": self.vectors.contiguous()}, str(tmp))
+        atomic_write_text(path.with_suffix(".json"), json.dumps(
             {"sigmas": self.sigmas, "info": self.info}, indent=1, sort_keys=True, default=str))
-        os.replace(tmpj, path.with_suffix(".json"))
         return path
 
     @classmethod
