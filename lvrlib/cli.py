@@ -251,7 +251,7 @@ class _Plan:
     methods: list[str]
     sigma: float | str | None          # given (0..255 pixel units), "auto" or None
     add_noise: float | None
-    lr: float
+    lr: float | None
     device: "torch.device"
     G: "Generator | None"              # loaded when an LVR method runs
     bank: "SharpnessBank | None"       # loaded for lvr-sa
@@ -287,8 +287,6 @@ class _Denoised:
 def _plan_denoise(args) -> _Plan:
     """Check every option, the checkpoint, the sharpness vectors and every output path;
     raise CLIError (exit 2) before any work."""
-    import inspect
-
     from .recovery import recover
 
     methods = list(METHODS) if args.method == "all" else [args.method]
@@ -298,10 +296,10 @@ def _plan_denoise(args) -> _Plan:
     if sigma is None and needs_sigma:
         raise CLIError(f"--method {args.method} needs --sigma (a number in 0..255 pixel units, "
                        f"or auto to estimate it per image): {' and '.join(needs_sigma)} use it.")
-    if args.steps < 1 or args.restarts < 1:
+    if (args.steps is not None and args.steps < 1) or args.restarts < 1:
         raise CLIError(f"--steps {args.steps} --restarts {args.restarts}: both must be at least 1.")
-    lr = args.lr if args.lr is not None else inspect.signature(recover).parameters["lr"].default
-    if not (lr > 0 and np.isfinite(lr)):
+    lr = args.lr
+    if lr is not None and not (lr > 0 and np.isfinite(lr)):
         raise CLIError(f"--lr {args.lr}: expected a positive step size.")
     dev = _resolve_device_cli(args.device)
     G = bank = None
@@ -392,7 +390,12 @@ def _denoise_lvr(args, plan: _Plan, y: "torch.Tensor", idx: list[int],
 
     c = y.shape[1]
     op = Grayscale() if c == 1 else None
-    bar = _progress(args.steps + 2, f"LVR ({len(idx)} {'gray' if c == 1 else 'colour'})",
+    steps = args.steps
+    if steps is None:   # recover()'s default for the start it will use
+        from .recovery import DEFAULT_STEPS, ENCODER_STEPS
+        from .encoder import shipped_encoder_for
+        steps = ENCODER_STEPS if shipped_encoder_for(plan.G) is not None else DEFAULT_STEPS
+    bar = _progress(steps + 3, f"LVR ({len(idx)} {'gray' if c == 1 else 'colour'})",
                     args.quiet)
 
     # recover() reports no progress; each of its steps is one generator forward pass.
@@ -402,7 +405,7 @@ def _denoise_lvr(args, plan: _Plan, y: "torch.Tensor", idx: list[int],
     hook = plan.G.register_forward_hook(tick)
     t0 = time.perf_counter()
     try:
-        res = recover(plan.G, y, steps=args.steps, restarts=args.restarts, lr=plan.lr,
+        res = recover(plan.G, y, steps=steps, restarts=args.restarts, lr=plan.lr,
                       seed=args.seed, device=plan.device)
     finally:
         hook.remove()
@@ -576,9 +579,13 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--sharpness", default=None, metavar="PATH",
                    help="sharpness vectors .safetensors for lvr-sa (default: the shipped ones, "
                         "lvrlib/weights/sharpness_celeba_sample.safetensors)")
-    d.add_argument("--steps", type=int, default=200, help="gradient steps of LVR (default: 200)")
+    d.add_argument("--steps", type=int, default=None,
+                   help="gradient steps of LVR (default: recover()'s: "
+                        "lvrlib.recovery.ENCODER_STEPS from the shipped encoder's start, "
+                        "DEFAULT_STEPS from a random one)")
     d.add_argument("--restarts", type=int, default=1,
-                   help="random starts per image, the best is kept (default: 1)")
+                   help="starts per image, the best is kept (default: 1; the first start "
+                        "is the encoder's when the generator has one)")
     d.add_argument("--lr", type=float, default=None,
                    help="LVR step size (default: lvrlib.recovery.recover's default)")
     d.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])

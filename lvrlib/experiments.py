@@ -45,7 +45,7 @@ from .sharpness import SharpnessBank, lvr_sa, sharpness_bank
 __all__ = [
     "SETS", "METHODS", "SET_LABELS", "METHOD_LABELS",
     "clean_set", "noisy_set", "evaluate", "bank_for", "Scores",
-    "summary_table", "paired_table",
+    "summary_table", "paired_table", "compute_curve", "lvr_description",
 ]
 
 SETS = ("generated", "generated-fresh", "celeba-test", "olivetti", "lfw-subset", "lfw")
@@ -162,6 +162,58 @@ def _bank_cell(*, sigmas, n, seed, steps, lr, restarts, tol, checkpoint, checkpo
     return {"vectors": bank.vectors, "sigmas": list(bank.sigmas)}
 
 
+@cached("lvr-curve")
+def _curve_cell(*, set_name, sigma, strategy, optimizer, init, steps, lr, schedule, budgets,
+                n, seed, celeba_source, checkpoint, checkpoint_sha256, device):
+    G = _generator(checkpoint, device)
+    x, y, z_true = noisy_set(set_name, sigma, n, seed, celeba_source=celeba_source,
+                             checkpoint=checkpoint, device=device)
+    res = recover(G, y, strategy=strategy, optimizer=optimizer, init=init, steps=steps,
+                  lr=lr, schedule=schedule, snapshots=budgets, seed=seed + 2, device=device)
+    rows = []
+    for k in budgets:
+        z = res.snapshots[k]
+        with torch.no_grad():
+            out = G(z.to(device)).cpu()
+        row = {"steps": k, "seconds_per_image": res.snapshot_seconds[k] / n,
+               "psnr": psnr(out, x)}
+        if z_true is not None:
+            row["z_mse"] = ((z - z_true) ** 2).mean(1).numpy()
+        rows.append(row)
+    return {"rows": rows, "init": res.settings["init"], "lr": res.settings["lr"]}
+
+
+def compute_curve(set_name: str, sigma: float, profile: Profile, *, strategy: str,
+                  optimizer: str = "adam", init: str = "auto", steps: int | None = None,
+                  lr: float | None = None, schedule: str = "cosine", budgets=None,
+                  n: int | None = None, seed: int = 0, device: str = "auto") -> pd.DataFrame:
+    """PSNR (and latent error, for generated sets) against compute for one way of running
+    LVR: one run of ``steps`` steps, scored after each step count in ``budgets``.
+
+    Returns one row per budget: steps, seconds per image (from the start of the run),
+    mean PSNR with its 95% CI (psnr, psnr_low, psnr_high) and the mean squared latent
+    error (z_mse, NaN for real images); attrs hold the start and step size used.
+    """
+    dev = str(resolve_device(device))
+    n = n or profile.n_generated
+    budgets = sorted({int(b) for b in (budgets or [steps])})
+    r = _curve_cell(set_name=set_name, sigma=float(sigma), strategy=strategy,
+                    optimizer=optimizer, init=init, steps=steps or budgets[-1], lr=lr,
+                    schedule=schedule, budgets=budgets, n=n, seed=seed,
+                    celeba_source=profile.celeba, checkpoint=profile.checkpoint,
+                    checkpoint_sha256=_checkpoint_sha256(profile.checkpoint), device=dev)
+    rows = []
+    for row in r["rows"]:
+        ci = mean_ci(row["psnr"])
+        z = row.get("z_mse")
+        rows.append({"steps": row["steps"], "seconds_per_image": row["seconds_per_image"],
+                     "psnr": ci.mean, "psnr_low": ci.low, "psnr_high": ci.high,
+                     "z_mse": float(np.mean(z)) if z is not None else float("nan")})
+    df = pd.DataFrame(rows)
+    df.attrs.update(init=r["init"], lr=r["lr"], strategy=strategy, optimizer=optimizer)
+    return df
+
+
 def bank_for(profile: Profile, seed: int = 0, device: str = "auto") -> SharpnessBank:
     """The sharpness vectors at the profile's Table 3 sigmas, estimated on the profile's
     generated set ("generated", ``seed``) with the profile's LVR settings."""
@@ -239,6 +291,20 @@ def evaluate(set_name: str, sigma: float, methods, profile: Profile, *, n: int |
             out[m] = Scores(m, set_name, sigma, r["psnr"], r["ssim"], r["seconds"],
                             r["images"], sigma_used=r["sigma_used"])
     return out
+
+
+def lvr_description(profile: Profile, device: str = "auto") -> str:
+    """How the profile runs LVR, in words: the start, the steps and the step size."""
+    from .encoder import shipped_encoder_for
+    from .recovery import DEFAULT_LR, DEFAULT_STEPS, ENCODER_LR, ENCODER_STEPS
+
+    G = _generator(profile.checkpoint, str(resolve_device(device)))
+    enc = profile.restarts >= 1 and shipped_encoder_for(G) is not None
+    steps = profile.steps or (ENCODER_STEPS if enc else DEFAULT_STEPS)
+    lr = profile.lr or (ENCODER_LR if enc else DEFAULT_LR)
+    start = "the encoder's latent" if enc else "a random latent"
+    more = f", best of {profile.restarts} starts" if profile.restarts > 1 else ""
+    return f"from {start}, {steps} Adam steps at lr {lr:g} (cosine decay){more}"
 
 
 def summary_table(results: list[dict[str, Scores]], methods, metric: str = "psnr") -> pd.DataFrame:

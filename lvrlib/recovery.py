@@ -202,15 +202,15 @@ def _check_args(y, strategy, optimizer, steps, lr, restarts, tol, schedule, snap
         raise ValueError(f"strategy={strategy!r}; expected one of {STRATEGIES}.")
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer={optimizer!r}; expected one of {OPTIMIZERS}.")
-    if steps < 1 or restarts < 1:
+    if (steps is not None and steps < 1) or restarts < 1:
         raise ValueError(f"steps={steps}, restarts={restarts}; both must be >= 1.")
-    if not (lr > 0 and math.isfinite(lr)):
+    if lr is not None and not (lr > 0 and math.isfinite(lr)):
         raise ValueError(f"lr={lr}; expected a positive step size.")
     if tol is not None and not tol >= 0:
         raise ValueError(f"tol={tol}; expected a non-negative relative tolerance or None.")
     if schedule not in LR_SCHEDULES:
         raise ValueError(f"schedule={schedule!r}; expected one of {LR_SCHEDULES}.")
-    bad = [k for k in snapshots if not 1 <= k <= steps]
+    bad = [k for k in snapshots if not 1 <= k <= (steps or 10**9)]
     if bad:
         raise ValueError(f"snapshots={list(snapshots)}; every step count must be in 1..{steps}.")
     if y.ndim != 4:
@@ -251,14 +251,18 @@ def _channels_last_weights(module: torch.nn.Module):
             p.data = data
 
 
-# Defaults from `python benchmarks/lvr_speed.py --study` (the Performance chapter): on 32
-# real and 32 generated images at sigma 25/50/75, Adam at lr 0.1 with a cosine decay was
-# the best single-start setting on real images after 200 and after 400 steps. It is not
-# converged at 200 steps: 0.9 dB (real) and about 6 dB (generated images, whose true
-# latent a long run keeps approaching) below a 5000-step run.
+# Defaults. From a random start (no encoder for the generator): Adam at lr 0.1 with a
+# cosine decay, the best single-start setting of `python benchmarks/lvr_speed.py --study`
+# on real images after 200 steps, but not converged (see the Performance chapter). From an
+# encoder's start (the shipped generator has one): ENCODER_STEPS projected Adam steps at
+# ENCODER_LR, chosen by `python benchmarks/lvr_converge.py` (gap to the projection
+# started at the true latents against seconds).
 DEFAULT_STEPS = 200
 DEFAULT_LR = 0.1
 DEFAULT_SCHEDULE = "cosine"
+ENCODER_STEPS = 40
+ENCODER_LR = 0.02
+INITS = ("auto", "encoder", "random")
 
 
 @torch.no_grad()
@@ -266,9 +270,9 @@ def recover(
     generator: torch.nn.Module,
     y: torch.Tensor,
     *,
-    strategy: str = "stochastic",
-    steps: int = DEFAULT_STEPS,
-    lr: float = DEFAULT_LR,
+    strategy: str = "project",
+    steps: int | None = None,
+    lr: float | None = None,
     optimizer: str = "adam",
     restarts: int = 1,
     operator: Operator | None = None,
@@ -277,66 +281,129 @@ def recover(
     tol: float | None = None,
     patience: int = 20,
     z_init: torch.Tensor | None = None,
+    init: str = "auto",
+    encoder: torch.nn.Module | None = None,
     schedule: str = DEFAULT_SCHEDULE,
     snapshots: Sequence[int] = (),
 ) -> RecoveryResult:
     """Recover latents for images ``y`` (N, C, H, W) in [-1, 1] and project them.
 
-    strategy: "none", "project" or "stochastic" (see the module docstring).
-    steps: gradient steps per image (at most, with ``tol``). lr: (initial) step size.
+    generator: a module mapping (N, nz) latents to (N, C, 64, 64) images in [-1, 1]; nz
+    is read from ``generator.config.nz``, else from its first layer.
+    strategy: "none", "project" (the default) or "stochastic" (see the module docstring).
+    init: where each image's refinement starts. "encoder": the latent an encoder predicts
+    from y (``encoder``, or the shipped one when the generator is the shipped generator);
+    "random": a draw from the prior; "auto" (the default): the encoder when there is
+    one, else random. With ``restarts`` > 1 the first start is the encoder's and the
+    others are random.
+    steps: gradient steps per image (at most, with ``tol``); default ENCODER_STEPS from an
+    encoder's start, DEFAULT_STEPS from a random one. lr: (initial) step size; default
+    ENCODER_LR, resp. DEFAULT_LR.
     schedule: how the step size changes over the ``steps`` steps, see ``lr_schedule``
     ("cosine": from lr down to 0; "constant"; "step").
     optimizer: "adam" (per-image, per-component Adam, betas 0.9/0.999) or "sgd" (plain
-    gradient descent on the per-image mean squared error).
-    restarts: random starts per image; the start with the lowest final loss is kept.
+    gradient descent on the per-image mean squared error, as the paper).
+    restarts: starts per image; the start with the lowest final loss is kept.
     operator: observation operator A (default: identity, or ``operator_for(y)`` when y
     is grayscale or of another resolution than the generator's output).
-    seed: seeds the initial latents (drawn on the CPU, so identical on every device) and
+    seed: seeds the random starts (drawn on the CPU, so identical on every device) and
     the stochastic redraws; the same seed gives bit-identical results on the CPU.
     device: "auto" (the default) runs where the generator's parameters are; an explicit
     device must be that one. y is moved there.
     tol: per-image stopping rule; an image stops when its loss fell by less than a
     relative ``tol`` over the last ``patience`` steps. None runs every step.
-    z_init: (N, nz) starting latents instead of random ones (restarts must be 1).
+    z_init: (N, nz) starting latents (the first start of each image); overrides ``init``.
     snapshots: step counts k at which to keep a copy of the latents (result.snapshots[k]),
     e.g. to draw PSNR against steps from one run.
 
-    Returns a RecoveryResult (CPU tensors).
+    Returns a RecoveryResult (CPU tensors); ``settings["init"]`` says which start was used.
     """
+    if init not in INITS:
+        raise ValueError(f"init={init!r}; expected one of {INITS}.")
     snapshots = sorted({int(k) for k in snapshots})
     _check_args(y, strategy, optimizer, steps, lr, restarts, tol, schedule, snapshots)
     dev = _device_for(generator, device)
+    nz, nc = latent_shape(generator)
+    start = "given" if z_init is not None else init
+    if start in ("auto", "encoder"):
+        if encoder is None:
+            from .encoder import shipped_encoder_for
+            encoder = shipped_encoder_for(generator)
+        if encoder is None and start == "encoder":
+            raise ValueError("init='encoder' but no encoder was given and the generator is "
+                             "not the shipped one; train one with lvrlib.encoder."
+                             "train_encoder(generator) and pass encoder=.")
+        start = "encoder" if encoder is not None else "random"
+    if steps is None:
+        steps = ENCODER_STEPS if start == "encoder" else DEFAULT_STEPS
+    if lr is None:
+        lr = ENCODER_LR if start == "encoder" else DEFAULT_LR
+    if snapshots and snapshots[-1] > steps:
+        raise ValueError(f"snapshots={snapshots}; every step count must be in 1..{steps}.")
     was_training = generator.training
     layout = _channels_last_weights(generator) if dev.type == "cpu" else nullcontext()
     generator.eval()
+    t0 = time.perf_counter()
     try:
+        if start == "encoder":
+            z_init = encode(encoder, y, nc=nc, device=dev)
         with layout:
-            return _run(generator, y, dev, strategy=strategy, steps=steps, lr=lr,
-                        optimizer=optimizer, restarts=restarts, operator=operator,
-                        seed=seed, tol=tol, patience=patience, z_init=z_init,
-                        schedule=schedule, snapshots=snapshots)
+            res = _run(generator, y, dev, nz=nz, nc=nc, strategy=strategy, steps=steps, lr=lr,
+                       optimizer=optimizer, restarts=restarts, operator=operator,
+                       seed=seed, tol=tol, patience=patience, z_init=z_init,
+                       schedule=schedule, snapshots=snapshots, t0=t0)
     finally:
         generator.train(was_training)
+    res.settings["init"] = start
+    return res
 
 
-def _run(generator, y, dev, *, strategy, steps, lr, optimizer, restarts, operator, seed,
-         tol, patience, z_init, schedule, snapshots) -> RecoveryResult:
+def latent_shape(generator: torch.nn.Module) -> tuple[int, int]:
+    """(nz, channels) of a generator: from ``generator.config`` (``nz``, ``nc``) when it
+    has one, else nz from its first layer (a Linear's in_features, a convolution's
+    in_channels) and the channels from one forward pass."""
+    from .encoder import _channels, _latent_size
+    nz = _latent_size(generator)
+    return nz, _channels(generator, nz)
+
+
+@torch.no_grad()
+def encode(encoder: torch.nn.Module, y: torch.Tensor, *, nc: int = 3,
+           device: str | torch.device = "cpu", batch_size: int = 256) -> torch.Tensor:
+    """The encoder's latents for images y (N, C, H, W) in [-1, 1]: grayscale images are
+    repeated to ``nc`` channels and other resolutions resized to 64x64 first (the encoder
+    sees generator-shaped images). Eval mode; returns (N, nz) on ``device``."""
+    was_training = encoder.training
+    encoder.eval()
+    try:
+        out = []
+        for i in range(0, y.shape[0], batch_size):
+            x = y[i:i + batch_size].to(device, torch.float32)
+            if x.shape[1] == 1 and nc != 1:
+                x = x.expand(-1, nc, -1, -1)
+            if x.shape[-1] != 64 or x.shape[-2] != 64:
+                x = F.interpolate(x, size=(64, 64), mode="bilinear", align_corners=False,
+                                  antialias=x.shape[-1] > 64)
+            out.append(encoder(x.contiguous()))
+        return torch.cat(out)
+    finally:
+        encoder.train(was_training)
+
+
+def _run(generator, y, dev, *, nz, nc, strategy, steps, lr, optimizer, restarts, operator,
+         seed, tol, patience, z_init, schedule, snapshots, t0) -> RecoveryResult:
     """The optimisation loop of ``recover`` (arguments checked, generator in eval mode)."""
-    nz = generator.config.nz if hasattr(generator, "config") else 100
-    out_c = generator.config.nc if hasattr(generator, "config") else 3
     if operator is None:
-        operator = operator_for(y, out_c)
-    t0 = time.perf_counter()
+        operator = operator_for(y, nc)
     n = y.shape[0]
     cpu_gen = torch.Generator().manual_seed(0 if seed is None else seed)
+    # Image-major draws: image i's starts do not depend on how many images follow.
+    z = sample_latent(n * restarts, nz, cpu_gen, dev)
     if z_init is not None:
-        if restarts != 1 or tuple(z_init.shape) != (n, nz):
-            raise ValueError(f"z_init has shape {tuple(z_init.shape)}; expected "
-                             f"({n}, {nz}) with restarts=1.")
-        z = z_init.detach().to(dev, torch.float32).clone()
-    else:
-        # Image-major draws: image i's starts do not depend on how many images follow.
-        z = sample_latent(n * restarts, nz, cpu_gen, dev)
+        if tuple(z_init.shape) != (n, nz):
+            raise ValueError(f"z_init has shape {tuple(z_init.shape)}; expected ({n}, {nz}).")
+        # The given start replaces each image's first start; the others stay random.
+        z.view(n, restarts, nz)[:, 0] = z_init.detach().to(dev, torch.float32)
     dev_gen = torch.Generator(device=dev).manual_seed((0 if seed is None else seed) + 1)
     yy = y.to(dev, torch.float32).repeat_interleave(restarts, dim=0)
     m = n * restarts

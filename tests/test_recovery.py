@@ -320,7 +320,18 @@ def test_z_init_of_wrong_shape_raises(G, y):
     with pytest.raises(ValueError, match="z_init"):
         recover(G, y, z_init=torch.zeros(N_IMAGES, 99), device=CPU)
     with pytest.raises(ValueError, match="z_init"):
-        recover(G, y, z_init=torch.zeros(N_IMAGES, 100), restarts=2, device=CPU)
+        recover(G, y, z_init=torch.zeros(N_IMAGES + 1, 100), device=CPU)
+
+
+def test_z_init_is_the_first_of_several_starts(G, y):
+    """With restarts, the given start is each image's first start and the others are the
+    seed's random draws: the result is the better of the given start's run and theirs."""
+    kw = dict(strategy="project", steps=30, lr=0.05, device=CPU, seed=5)
+    z0 = torch.zeros(N_IMAGES, 100)
+    given = recover(G, y, z_init=z0, **kw)
+    both = recover(G, y, z_init=z0, restarts=3, **kw)
+    assert (both.loss <= given.loss * (1 + 1e-5) + 1e-8).all()
+    assert both.settings["init"] == "given" and given.settings["init"] == "given"
 
 
 # --------------------------------------------------------------------------- issue 7

@@ -1,0 +1,250 @@
+"""A learned starting point for latent recovery: an encoder y -> z trained for one generator.
+
+Latent recovery minimises ``||G(z) - y||^2`` over z, a non-convex problem whose flat
+directions make gradient descent from a random start slow (see the Performance chapter).
+An encoder E, a small convolutional network trained on pairs (G(z) + noise, z), maps a
+noisy image straight to a latent near its projection; ``recover`` starts its refinement
+there. E is trained for one generator: its checkpoint records the sha256 of the
+generator's weights and ``load_encoder`` refuses a generator it was not trained for.
+
+The training pairs come from the generator alone (no image data): z from the prior,
+x = G(z), y = x + sigma * n with sigma drawn uniformly from 0..``max_sigma`` (pixel
+units of 0..255) for every pair, so one encoder serves every noise level.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+from safetensors.torch import load_file, save_file
+
+from ._io import atomic_path, atomic_write_text
+from .data import _sha256_file
+
+__all__ = ["EncoderConfig", "Encoder", "train_encoder", "save_encoder", "load_encoder",
+           "shipped_encoder_for", "generator_digest", "SHIPPED_ENCODER", "EncoderError"]
+
+SHIPPED_ENCODER = Path(__file__).parent / "weights" / "encoder_celeba_sample.safetensors"
+_FORMAT = "lvrlib-encoder-1"
+
+
+class EncoderError(RuntimeError):
+    """An encoder checkpoint is missing, tampered with, or made for another generator."""
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """Architecture of the encoder; ``asdict()`` is saved with every checkpoint."""
+
+    nz: int = 100          # latent size of the generator it serves
+    nc: int = 3            # image channels
+    nef: int = 32          # filters of the first layer (doubling at each of four layers)
+    box: bool = True       # latents in [-1, 1] (a tanh output), as the paper's prior
+
+    def __post_init__(self):
+        for name in ("nz", "nc", "nef"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)}; expected a positive integer.")
+
+
+class Encoder(nn.Module):
+    """images (N, nc, 64, 64) in [-1, 1] -> latents (N, nz).
+
+    Four stride-2 convolutions (64 -> 4 pixels) and a linear layer; batch norm in eval
+    mode at inference, so each image's latent does not depend on its batch.
+    """
+
+    def __init__(self, config: EncoderConfig = EncoderConfig()):
+        super().__init__()
+        self.config = config
+        c, f = config.nc, config.nef
+        layers: list[nn.Module] = []
+        for i, (cin, cout) in enumerate([(c, f), (f, 2 * f), (2 * f, 4 * f), (4 * f, 8 * f)]):
+            layers.append(nn.Conv2d(cin, cout, 4, 2, 1, bias=i == 0))
+            if i > 0:
+                layers.append(nn.BatchNorm2d(cout))
+            layers.append(nn.LeakyReLU(0.2, inplace=True))
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(8 * f * 4 * 4, config.nz)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.head(self.features(x).flatten(1))
+        return torch.tanh(z) if self.config.box else z
+
+
+def generator_digest(generator: nn.Module) -> str:
+    """sha256 of a generator's parameters and buffers (names, shapes and float32 values),
+    independent of the file it was loaded from and of its device."""
+    h = hashlib.sha256()
+    for name, t in sorted(generator.state_dict().items()):
+        h.update(name.encode())
+        t = t.detach().to("cpu")
+        t = t.float() if t.is_floating_point() else t
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _noisy_pairs(generator, n, nz, max_sigma, gen, prior):
+    """n pairs (y, z): z from the prior, y = G(z) + noise at a random sigma per pair."""
+    if prior == "uniform":
+        z = torch.rand(n, nz, generator=gen) * 2 - 1
+    else:
+        z = torch.randn(n, nz, generator=gen)
+    with torch.no_grad():
+        x = generator(z)
+    sigma = torch.rand(n, 1, 1, 1, generator=gen) * (max_sigma / 127.5)
+    return x, z, sigma
+
+
+def train_encoder(generator: nn.Module, *, iterations: int = 3000, batch_size: int = 64,
+                  pool: int = 16384, max_sigma: float = 100.0, lr: float = 1e-3,
+                  nef: int = 32, prior: str = "uniform", seed: int = 0,
+                  progress: bool = True, log: list | None = None) -> Encoder:
+    """Train an encoder for ``generator`` (a module mapping (N, nz) latents to images).
+
+    A pool of ``pool`` generated images is drawn once; every iteration takes a batch of
+    it with fresh noise (sigma uniform in 0..max_sigma, pixel units) and minimises the
+    mean squared error between the encoder's latent and the true one (Adam, cosine decay
+    of ``lr``). ``prior``: "uniform" (the paper's box, tanh output) or "normal" (a
+    Gaussian prior, unbounded output). The generator is used in eval mode and left as it
+    was. ``log`` (a list) receives (iteration, loss) pairs every 50 iterations.
+    """
+    if prior not in ("uniform", "normal"):
+        raise ValueError(f"prior={prior!r}; expected 'uniform' or 'normal'.")
+    nz = _latent_size(generator)
+    nc = _channels(generator, nz)
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    was_training = generator.training
+    generator.eval()
+    try:
+        xs, zs = [], []
+        for i in range(0, pool, 256):
+            x, z, _ = _noisy_pairs(generator, min(256, pool - i), nz, max_sigma, gen, prior)
+            xs.append(x)
+            zs.append(z)
+    finally:
+        generator.train(was_training)
+    x_pool, z_pool = torch.cat(xs), torch.cat(zs)
+    enc = Encoder(EncoderConfig(nz=nz, nc=nc, nef=nef, box=prior == "uniform"))
+    opt = torch.optim.Adam(enc.parameters(), lr=lr, betas=(0.9, 0.999))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda t: 0.5 * (1 + math.cos(math.pi * min(t, iterations) / iterations)))
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=iterations, desc="encoder", unit="it")
+    enc.train()
+    t0 = time.perf_counter()
+    for it in range(iterations):
+        idx = torch.randint(0, pool, (batch_size,), generator=gen)
+        sigma = torch.rand(batch_size, 1, 1, 1, generator=gen) * (max_sigma / 127.5)
+        y = x_pool[idx] + sigma * torch.randn(x_pool[idx].shape, generator=gen)
+        loss = (enc(y) - z_pool[idx]).pow(2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if log is not None and it % 50 == 0:
+            log.append((it, loss.item(), time.perf_counter() - t0))
+        if bar is not None:
+            bar.update(1)
+            if it % 50 == 0:
+                bar.set_postfix(loss=f"{loss.item():.4f}")
+    if bar is not None:
+        bar.close()
+    return enc.eval()
+
+
+def _latent_size(generator: nn.Module) -> int:
+    """The generator's latent size: ``generator.config.nz``, else the input size of its
+    first layer (a Linear's in_features or a ConvTranspose2d's in_channels)."""
+    cfg = getattr(generator, "config", None)
+    if cfg is not None and hasattr(cfg, "nz"):
+        return int(cfg.nz)
+    for m in generator.modules():
+        if isinstance(m, nn.Linear):
+            return m.in_features
+        if isinstance(m, (nn.ConvTranspose2d, nn.Conv2d)):
+            return m.in_channels
+    raise ValueError("cannot tell the generator's latent size: give it a `config.nz` "
+                     "attribute, or make its first layer a Linear or ConvTranspose2d.")
+
+
+def _channels(generator: nn.Module, nz: int) -> int:
+    cfg = getattr(generator, "config", None)
+    if cfg is not None and hasattr(cfg, "nc"):
+        return int(cfg.nc)
+    p = next(generator.parameters(), None)
+    with torch.no_grad():
+        return int(generator(torch.zeros(1, nz, device=p.device if p is not None else "cpu")
+                             ).shape[1])
+
+
+def save_encoder(path: str | os.PathLike, encoder: Encoder, generator: nn.Module,
+                 extra: dict | None = None) -> Path:
+    """Write the encoder's weights (.safetensors) and its description (.json) beside it,
+    recording the digest of the generator it was trained for."""
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise ValueError(f"{path}: an encoder checkpoint must end in .safetensors.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        save_file({k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()},
+                  str(tmp))
+    meta = {"format": _FORMAT, "config": asdict(encoder.config),
+            "generator_digest": generator_digest(generator),
+            "generator_shapes": {k: list(v.shape) for k, v in generator.state_dict().items()},
+            "weights_sha256": _sha256_file(path)}
+    meta.update(extra or {})
+    atomic_write_text(path.with_suffix(".json"), json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def load_encoder(path: str | os.PathLike, generator: nn.Module | None = None,
+                 device: str | torch.device = "cpu") -> Encoder:
+    """Load an encoder in eval mode; with ``generator``, refuse one trained for another.
+
+    Raises EncoderError when the files are missing, the weights do not match their
+    recorded sha256, or the generator's digest differs from the recorded one.
+    """
+    path = Path(path)
+    meta_path = path.with_suffix(".json")
+    if not path.is_file() or not meta_path.is_file():
+        raise EncoderError(f"The encoder {path} or its description {meta_path.name} is missing.")
+    meta = json.loads(meta_path.read_text())
+    if meta.get("format") != _FORMAT:
+        raise EncoderError(f"{meta_path} is not an lvrlib encoder description.")
+    if _sha256_file(path) != meta["weights_sha256"]:
+        raise EncoderError(f"The weights file {path} does not match the sha256 recorded in "
+                           f"{meta_path.name}: it was modified or corrupted.")
+    if generator is not None and generator_digest(generator) != meta["generator_digest"]:
+        raise EncoderError(f"The encoder {path} was trained for another generator.")
+    enc = Encoder(EncoderConfig(**meta["config"]))
+    enc.load_state_dict(load_file(str(path)))
+    return enc.to(device).eval()
+
+
+def shipped_encoder_for(generator: nn.Module) -> Encoder | None:
+    """The shipped encoder when ``generator`` has the shipped generator's weights, else
+    None (a generator of another shape is told apart without hashing its weights)."""
+    meta_path = SHIPPED_ENCODER.with_suffix(".json")
+    if not SHIPPED_ENCODER.is_file() or not meta_path.is_file():
+        return None
+    meta = json.loads(meta_path.read_text())
+    shapes = meta.get("generator_shapes")
+    own = {k: list(v.shape) for k, v in generator.state_dict().items()}
+    if shapes is not None and shapes != own:
+        return None
+    if generator_digest(generator) != meta.get("generator_digest"):
+        return None
+    p = next(generator.parameters(), None)
+    return load_encoder(SHIPPED_ENCODER, device=p.device if p is not None else "cpu")
