@@ -18,6 +18,7 @@ import json
 import math
 import os
 import time
+import weakref
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from safetensors.torch import load_file, save_file
 from ._io import atomic_path, atomic_write_text
 from .data import _sha256_file
 
-__all__ = ["EncoderConfig", "Encoder", "train_encoder", "save_encoder", "load_encoder",
+__all__ = ["EncoderConfig", "Encoder", "train_encoder", "generator_curvature", "save_encoder", "load_encoder",
            "shipped_encoder_for", "generator_digest", "SHIPPED_ENCODER", "EncoderError"]
 
 SHIPPED_ENCODER = Path(__file__).parent / "weights" / "encoder_celeba_sample.safetensors"
@@ -73,6 +74,9 @@ class Encoder(nn.Module):
             layers.append(nn.LeakyReLU(0.2, inplace=True))
         self.features = nn.Sequential(*layers)
         self.head = nn.Linear(8 * f * 4 * 4, config.nz)
+        # The generator's average curvature E_z[J(z)^T J(z)] / pixels (see
+        # ``generator_curvature``); recover() whitens its steps with it. Zero: not known.
+        self.register_buffer("curvature", torch.zeros(config.nz, config.nz))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = self.head(self.features(x).flatten(1))
@@ -92,6 +96,43 @@ def generator_digest(generator: nn.Module) -> str:
     return h.hexdigest()
 
 
+def generator_curvature(generator: nn.Module, n: int = 32, *, prior: str = "uniform",
+                        seed: int = 0, chunk: int = 4) -> torch.Tensor:
+    """The generator's average Gauss-Newton curvature M = mean over z of J(z)^T J(z) / P,
+    with J the Jacobian of the P image values with respect to the latent, at ``n``
+    latents drawn from the prior. (nz, nz), symmetric, on the CPU.
+
+    Its eigenvalues spread over three or more orders of magnitude for the shipped
+    generator: that spread is what makes plain gradient steps slow, and what
+    ``recover``'s whitened steps remove. Costs about n x nz forward passes.
+    """
+    from torch.func import jacfwd, vmap
+
+    nz = _latent_size(generator)
+    gen = torch.Generator().manual_seed(seed)
+    zs = (torch.rand(n, nz, generator=gen) * 2 - 1 if prior == "uniform"
+          else torch.randn(n, nz, generator=gen))
+    p = next(generator.parameters(), None)
+    zs = zs.to(p.device if p is not None else "cpu")
+    was_training = generator.training
+    generator.eval()
+
+    def one(z):
+        return generator(z[None])[0].flatten()
+
+    total = torch.zeros(nz, nz, device=zs.device)
+    pixels = 0
+    try:
+        with torch.no_grad():
+            for i in range(0, n, chunk):
+                J = vmap(jacfwd(one))(zs[i:i + chunk])          # (b, P, nz)
+                total += torch.einsum("bpi,bpj->ij", J, J)
+                pixels = J.shape[1]
+    finally:
+        generator.train(was_training)
+    return (total / (n * pixels)).cpu()
+
+
 def _noisy_pairs(generator, n, nz, max_sigma, gen, prior):
     """n pairs (y, z): z from the prior, y = G(z) + noise at a random sigma per pair."""
     if prior == "uniform":
@@ -107,6 +148,8 @@ def _noisy_pairs(generator, n, nz, max_sigma, gen, prior):
 def train_encoder(generator: nn.Module, *, iterations: int = 3000, batch_size: int = 64,
                   pool: int = 16384, max_sigma: float = 100.0, lr: float = 1e-3,
                   nef: int = 32, prior: str = "uniform", seed: int = 0,
+                  image_iterations: int = 0, image_lr: float = 3e-4,
+                  encoder: Encoder | None = None,
                   progress: bool = True, log: list | None = None) -> Encoder:
     """Train an encoder for ``generator`` (a module mapping (N, nz) latents to images).
 
@@ -134,33 +177,54 @@ def train_encoder(generator: nn.Module, *, iterations: int = 3000, batch_size: i
     finally:
         generator.train(was_training)
     x_pool, z_pool = torch.cat(xs), torch.cat(zs)
-    enc = Encoder(EncoderConfig(nz=nz, nc=nc, nef=nef, box=prior == "uniform"))
-    opt = torch.optim.Adam(enc.parameters(), lr=lr, betas=(0.9, 0.999))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda t: 0.5 * (1 + math.cos(math.pi * min(t, iterations) / iterations)))
+    enc = encoder if encoder is not None else Encoder(
+        EncoderConfig(nz=nz, nc=nc, nef=nef, box=prior == "uniform"))
+    frozen = [p for p in generator.parameters() if p.requires_grad]
+    t0 = time.perf_counter()
+    total = iterations + image_iterations
     bar = None
     if progress:
         from tqdm.auto import tqdm
-        bar = tqdm(total=iterations, desc="encoder", unit="it")
-    enc.train()
-    t0 = time.perf_counter()
-    for it in range(iterations):
-        idx = torch.randint(0, pool, (batch_size,), generator=gen)
-        sigma = torch.rand(batch_size, 1, 1, 1, generator=gen) * (max_sigma / 127.5)
-        y = x_pool[idx] + sigma * torch.randn(x_pool[idx].shape, generator=gen)
-        loss = (enc(y) - z_pool[idx]).pow(2).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        if log is not None and it % 50 == 0:
-            log.append((it, loss.item(), time.perf_counter() - t0))
-        if bar is not None:
-            bar.update(1)
-            if it % 50 == 0:
-                bar.set_postfix(loss=f"{loss.item():.4f}")
+        bar = tqdm(total=total, desc="encoder", unit="it")
+    for stage, n_it, stage_lr in (("latent", iterations, lr),
+                                  ("image", image_iterations, image_lr)):
+        if n_it == 0:
+            continue
+        opt = torch.optim.Adam(enc.parameters(), lr=stage_lr, betas=(0.9, 0.999))
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda t, n=n_it: 0.5 * (1 + math.cos(math.pi * min(t, n) / n)))
+        enc.train()
+        generator.eval()
+        for p in frozen:
+            p.requires_grad_(False)
+        try:
+            for it in range(n_it):
+                idx = torch.randint(0, pool, (batch_size,), generator=gen)
+                sigma = torch.rand(batch_size, 1, 1, 1, generator=gen) * (max_sigma / 127.5)
+                x = x_pool[idx]
+                y = x + sigma * torch.randn(x.shape, generator=gen)
+                z = enc(y)
+                loss = (z - z_pool[idx]).pow(2).mean()
+                if stage == "image":
+                    loss = (generator(z) - x).pow(2).mean() + 0.1 * loss
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                if log is not None and it % 50 == 0:
+                    log.append((it + (iterations if stage == "image" else 0), loss.item(),
+                                time.perf_counter() - t0))
+                if bar is not None:
+                    bar.update(1)
+                    if it % 50 == 0:
+                        bar.set_postfix(stage=stage, loss=f"{loss.item():.4f}")
+        finally:
+            for p in frozen:
+                p.requires_grad_(True)
+            generator.train(was_training)
     if bar is not None:
         bar.close()
+    enc.curvature.copy_(generator_curvature(generator, prior=prior, seed=seed))
     return enc.eval()
 
 
@@ -233,18 +297,41 @@ def load_encoder(path: str | os.PathLike, generator: nn.Module | None = None,
     return enc.to(device).eval()
 
 
+# generator -> (fingerprint of its tensors, matches the shipped encoder?); weak keys, so
+# an entry goes with its generator.
+_MATCHES: "weakref.WeakKeyDictionary[nn.Module, tuple[tuple, bool]]" = weakref.WeakKeyDictionary()
+_LOADED: dict[tuple, Encoder] = {}
+
+
+def _fingerprint(generator: nn.Module) -> tuple:
+    """Changes whenever a tensor of the generator is replaced or modified in place
+    (storage address and autograd version counter of every parameter and buffer)."""
+    return tuple((t.data_ptr(), t._version, str(t.device)) for t in generator.state_dict().values())
+
+
 def shipped_encoder_for(generator: nn.Module) -> Encoder | None:
     """The shipped encoder when ``generator`` has the shipped generator's weights, else
-    None (a generator of another shape is told apart without hashing its weights)."""
+    None. A generator of another shape is told apart without hashing its weights, and
+    the answer for a generator is kept until one of its tensors changes."""
     meta_path = SHIPPED_ENCODER.with_suffix(".json")
     if not SHIPPED_ENCODER.is_file() or not meta_path.is_file():
         return None
-    meta = json.loads(meta_path.read_text())
-    shapes = meta.get("generator_shapes")
-    own = {k: list(v.shape) for k, v in generator.state_dict().items()}
-    if shapes is not None and shapes != own:
-        return None
-    if generator_digest(generator) != meta.get("generator_digest"):
+    fp = _fingerprint(generator)
+    known = _MATCHES.get(generator)
+    if known is not None and known[0] == fp:
+        match = known[1]
+    else:
+        meta = json.loads(meta_path.read_text())
+        shapes = meta.get("generator_shapes")
+        own = {k: list(v.shape) for k, v in generator.state_dict().items()}
+        match = (shapes is None or shapes == own) and \
+            generator_digest(generator) == meta.get("generator_digest")
+        _MATCHES[generator] = (fp, match)
+    if not match:
         return None
     p = next(generator.parameters(), None)
-    return load_encoder(SHIPPED_ENCODER, device=p.device if p is not None else "cpu")
+    dev = str(p.device) if p is not None else "cpu"
+    key = (dev, SHIPPED_ENCODER.stat().st_mtime_ns)
+    if key not in _LOADED:
+        _LOADED[key] = load_encoder(SHIPPED_ENCODER, device=dev)
+    return _LOADED[key]

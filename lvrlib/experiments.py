@@ -185,7 +185,7 @@ def _curve_cell(*, set_name, sigma, strategy, optimizer, init, steps, lr, schedu
 
 def compute_curve(set_name: str, sigma: float, profile: Profile, *, strategy: str,
                   optimizer: str = "adam", init: str = "auto", steps: int | None = None,
-                  lr: float | None = None, schedule: str = "cosine", budgets=None,
+                  lr: float | None = None, schedule: str | None = None, budgets=None,
                   n: int | None = None, seed: int = 0, device: str = "auto") -> pd.DataFrame:
     """PSNR (and latent error, for generated sets) against compute for one way of running
     LVR: one run of ``steps`` steps, scored after each step count in ``budgets``.
@@ -296,15 +296,18 @@ def evaluate(set_name: str, sigma: float, methods, profile: Profile, *, n: int |
 def lvr_description(profile: Profile, device: str = "auto") -> str:
     """How the profile runs LVR, in words: the start, the steps and the step size."""
     from .encoder import shipped_encoder_for
-    from .recovery import DEFAULT_LR, DEFAULT_STEPS, ENCODER_LR, ENCODER_STEPS
+    from .recovery import (DEFAULT_LR, DEFAULT_SCHEDULE, DEFAULT_STEPS, ENCODER_LR,
+                           ENCODER_SCHEDULE, ENCODER_STEPS)
 
     G = _generator(profile.checkpoint, str(resolve_device(device)))
-    enc = profile.restarts >= 1 and shipped_encoder_for(G) is not None
+    enc = shipped_encoder_for(G) is not None
     steps = profile.steps or (ENCODER_STEPS if enc else DEFAULT_STEPS)
     lr = profile.lr or (ENCODER_LR if enc else DEFAULT_LR)
+    schedule = ENCODER_SCHEDULE if enc else DEFAULT_SCHEDULE
     start = "the encoder's latent" if enc else "a random latent"
     more = f", best of {profile.restarts} starts" if profile.restarts > 1 else ""
-    return f"from {start}, {steps} Adam steps at lr {lr:g} (cosine decay){more}"
+    decay = "constant step size" if schedule == "constant" else f"{schedule} decay"
+    return f"from {start}, {steps} Adam steps at lr {lr:g} ({decay}){more}"
 
 
 def summary_table(results: list[dict[str, Scores]], methods, metric: str = "psnr") -> pd.DataFrame:

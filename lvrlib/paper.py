@@ -13,12 +13,12 @@ import re
 import numpy as np
 import pandas as pd
 
-from .experiments import METHOD_LABELS, SET_LABELS, Scores, evaluate
+from .experiments import METHOD_LABELS, SET_LABELS, Scores, compute_curve, evaluate
 from .metrics import paired_diff
 from .profiles import Profile
 
 __all__ = ["TABLE1_METHODS", "TABLE2_METHODS", "TABLE3_METHODS", "table1", "table2", "table3",
-           "psnr_curve", "crossover_sigma", "verdict", "claims", "as_list",
+           "psnr_curve", "table1_compute", "crossover_sigma", "verdict", "claims", "as_list",
            "SHORT_METHOD_LABELS", "SHORT_SET_LABELS", "compact_table", "compact_paired"]
 
 TABLE1_METHODS = ("noisy", "lvr-none", "lvr-project", "lvr", "bm3d")
@@ -44,6 +44,38 @@ def table1(profile: Profile, sigmas=None, *, seed: int = 0, device: str = "auto"
     sig = as_list(sigmas if sigmas is not None else profile.table1_sigmas)
     return [evaluate("generated", s, TABLE1_METHODS, profile, seed=seed, device=device)
             for s in sig]
+
+
+# The paper's optimiser (Lipton & Tripathi's code: plain gradient descent, step size 1 on
+# the mean squared error, from a random start) and lvrlib's (recover()'s default start and
+# Adam), for Table 1's PSNR-against-compute curves.
+OPTIMISERS = {
+    "paper": dict(optimizer="sgd", init="random", lr=1.0, schedule="constant"),
+    "lvrlib": dict(optimizer="adam", init="auto", lr=None, schedule=None),
+}
+
+
+def table1_compute(profile: Profile, sigma: float = 50.0, *, seed: int = 0,
+                   device: str = "auto") -> pd.DataFrame:
+    """PSNR and latent error against compute for the three box treatments under the
+    paper's optimiser (``profile.curve_gd_steps`` steps) and lvrlib's
+    (``profile.curve_steps``), on ``profile.curve_n`` generated images at ``sigma``.
+
+    One run per (optimiser, strategy), scored at about ten step counts spaced evenly in
+    log scale. Long format: columns optimiser, strategy, steps, seconds_per_image, psnr,
+    psnr_low, psnr_high, z_mse.
+    """
+    frames = []
+    for opt, kw in OPTIMISERS.items():
+        steps = profile.curve_gd_steps if opt == "paper" else profile.curve_steps
+        budgets = sorted({max(1, int(round(b))) for b in np.geomspace(1, steps, 10)})
+        for strategy in ("none", "project", "stochastic"):
+            df = compute_curve("generated", sigma, profile, strategy=strategy, steps=steps,
+                               budgets=budgets, n=profile.curve_n, seed=seed, device=device,
+                               **kw)
+            frames.append(df.assign(optimiser=opt, strategy=strategy,
+                                    start=df.attrs["init"]))
+    return pd.concat(frames, ignore_index=True)
 
 
 def table2_sets(profile: Profile) -> list[str]:

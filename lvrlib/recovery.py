@@ -208,7 +208,7 @@ def _check_args(y, strategy, optimizer, steps, lr, restarts, tol, schedule, snap
         raise ValueError(f"lr={lr}; expected a positive step size.")
     if tol is not None and not tol >= 0:
         raise ValueError(f"tol={tol}; expected a non-negative relative tolerance or None.")
-    if schedule not in LR_SCHEDULES:
+    if schedule is not None and schedule not in LR_SCHEDULES:
         raise ValueError(f"schedule={schedule!r}; expected one of {LR_SCHEDULES}.")
     bad = [k for k in snapshots if not 1 <= k <= (steps or 10**9)]
     if bad:
@@ -261,7 +261,10 @@ DEFAULT_STEPS = 200
 DEFAULT_LR = 0.1
 DEFAULT_SCHEDULE = "cosine"
 ENCODER_STEPS = 40
-ENCODER_LR = 0.02
+ENCODER_LR = 0.1
+ENCODER_SCHEDULE = "constant"
+# Damping of the whitening, relative to the curvature's mean eigenvalue.
+WHITEN_DAMPING = 1.0
 INITS = ("auto", "encoder", "random")
 
 
@@ -283,7 +286,8 @@ def recover(
     z_init: torch.Tensor | None = None,
     init: str = "auto",
     encoder: torch.nn.Module | None = None,
-    schedule: str = DEFAULT_SCHEDULE,
+    precondition: bool | torch.Tensor | None = None,
+    schedule: str | None = None,
     snapshots: Sequence[int] = (),
 ) -> RecoveryResult:
     """Recover latents for images ``y`` (N, C, H, W) in [-1, 1] and project them.
@@ -300,9 +304,17 @@ def recover(
     encoder's start, DEFAULT_STEPS from a random one. lr: (initial) step size; default
     ENCODER_LR, resp. DEFAULT_LR.
     schedule: how the step size changes over the ``steps`` steps, see ``lr_schedule``
-    ("cosine": from lr down to 0; "constant"; "step").
+    ("cosine": from lr down to 0; "constant"; "step"); default ENCODER_SCHEDULE, resp.
+    DEFAULT_SCHEDULE.
     optimizer: "adam" (per-image, per-component Adam, betas 0.9/0.999) or "sgd" (plain
     gradient descent on the per-image mean squared error, as the paper).
+    precondition: take the steps in whitened coordinates z = z0 + P w, with
+    P = (M + d I)^(-1/2) for the generator's average curvature M (``encoder.curvature``,
+    see ``lvrlib.encoder.generator_curvature``) and d = WHITEN_DAMPING times its mean
+    eigenvalue: the stiff directions of the latent no longer limit the step size. None
+    (the default): when the encoder in use carries a curvature; True: always (computing
+    the curvature when no encoder carries one, about 3200 forward passes); a tensor: use
+    it as M; False: never.
     restarts: starts per image; the start with the lowest final loss is kept.
     operator: observation operator A (default: identity, or ``operator_for(y)`` when y
     is grayscale or of another resolution than the generator's output).
@@ -338,6 +350,11 @@ def recover(
         steps = ENCODER_STEPS if start == "encoder" else DEFAULT_STEPS
     if lr is None:
         lr = ENCODER_LR if start == "encoder" else DEFAULT_LR
+    if schedule is None:
+        schedule = ENCODER_SCHEDULE if start == "encoder" else DEFAULT_SCHEDULE
+    whiten = _whitening(generator, encoder if start == "encoder" else None, precondition, dev)
+    if schedule not in LR_SCHEDULES:
+        raise ValueError(f"schedule={schedule!r}; expected one of {LR_SCHEDULES}.")
     if snapshots and snapshots[-1] > steps:
         raise ValueError(f"snapshots={snapshots}; every step count must be in 1..{steps}.")
     was_training = generator.training
@@ -351,11 +368,36 @@ def recover(
             res = _run(generator, y, dev, nz=nz, nc=nc, strategy=strategy, steps=steps, lr=lr,
                        optimizer=optimizer, restarts=restarts, operator=operator,
                        seed=seed, tol=tol, patience=patience, z_init=z_init,
-                       schedule=schedule, snapshots=snapshots, t0=t0)
+                       schedule=schedule, snapshots=snapshots, t0=t0, whiten=whiten)
     finally:
         generator.train(was_training)
     res.settings["init"] = start
+    res.settings["precondition"] = whiten is not None
     return res
+
+
+def _whitening(generator, encoder, precondition, dev) -> torch.Tensor | None:
+    """P = (M + d I)^(-1/2), scaled to a mean diagonal of 1, or None (no whitening)."""
+    if precondition is False:
+        return None
+    if isinstance(precondition, torch.Tensor):
+        M = precondition
+    else:
+        M = getattr(encoder, "curvature", None) if encoder is not None else None
+        if M is not None and not bool(M.abs().sum() > 0):
+            M = None
+        if M is None and precondition:
+            from .encoder import generator_curvature
+            M = generator_curvature(generator)
+        if M is None:
+            return None
+    M = M.detach().to("cpu", torch.float64)
+    M = (M + M.T) / 2
+    evals, evecs = torch.linalg.eigh(M)
+    damp = WHITEN_DAMPING * float(evals.clamp_min(0).mean())
+    P = evecs @ torch.diag((evals.clamp_min(0) + damp).rsqrt()) @ evecs.T
+    P = P / P.diagonal().mean()
+    return P.to(dev, torch.float32)
 
 
 def latent_shape(generator: torch.nn.Module) -> tuple[int, int]:
@@ -391,7 +433,7 @@ def encode(encoder: torch.nn.Module, y: torch.Tensor, *, nc: int = 3,
 
 
 def _run(generator, y, dev, *, nz, nc, strategy, steps, lr, optimizer, restarts, operator,
-         seed, tol, patience, z_init, schedule, snapshots, t0) -> RecoveryResult:
+         seed, tol, patience, z_init, schedule, snapshots, t0, whiten=None) -> RecoveryResult:
     """The optimisation loop of ``recover`` (arguments checked, generator in eval mode)."""
     if operator is None:
         operator = operator_for(y, nc)
@@ -431,6 +473,10 @@ def _run(generator, y, dev, *, nz, nc, strategy, steps, lr, optimizer, restarts,
             (grad,) = torch.autograd.grad(per_image.sum(), z)
         z = z.detach()
         hist[t] = per_image.detach()
+        if whiten is not None:
+            # Steps in whitened coordinates w (z = z0 + w P): the gradient in w is g P,
+            # and a step dw moves z by dw P.
+            grad = grad @ whiten
         if optimizer == "adam":
             # torch.optim.Adam's arithmetic, per image and component, in place.
             adam_m.lerp_(grad, 1 - b1)
@@ -440,6 +486,8 @@ def _run(generator, y, dev, *, nz, nc, strategy, steps, lr, optimizer, restarts,
             step_size = lrs[t] / (1 - b1 ** (t + 1))
         else:
             step, step_size = grad, lrs[t]
+        if whiten is not None:
+            step = step @ whiten
         if tol is not None:
             # Stopped images take a zero step: z - 0 == z exactly, and a z inside the
             # box is left alone by either clipping.
@@ -464,11 +512,12 @@ def _run(generator, y, dev, *, nz, nc, strategy, steps, lr, optimizer, restarts,
             snap_s[t + 1] = time.perf_counter() - t0
     if tol is None:
         taken.fill_(steps)
-    final = (operator(generator(z)) - yy).pow(2).flatten(1).mean(1)
+    last_images = generator(z)
+    final = (operator(last_images) - yy).pow(2).flatten(1).mean(1)
     offset = torch.arange(n, device=dev) * restarts
     best = final.view(n, restarts).argmin(1) + offset
     z_best = z[best]
-    images = generator(z_best)
+    images = last_images if restarts == 1 else last_images[best]
     t_last = min(t + 1, steps)
     history = hist[:t_last, best]
     if t_last < steps:

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -30,26 +32,26 @@ sigma = None     # a number or a list (0..255 pixel units); default: the profile
 
 # %%
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 from myst_nb import glue
 
-from lvrlib.experiments import METHOD_LABELS, SET_LABELS, bank_for, summary_table
-from lvrlib.metrics import paired_diff
-from lvrlib.paper import TABLE2_METHODS, as_list, table2
+from lvrlib.experiments import (bank_for, lvr_description, paired_table,
+                                summary_table)
+from lvrlib.paper import TABLE2_METHODS, as_list, compact_paired, compact_table, table2
 from lvrlib.plots import image_rows
 from lvrlib.profiles import get_profile
 
 P = get_profile(profile, table3_sigmas=as_list(sigma) if sigma is not None else None)
 results = table2(P, seed=seed, device=device)
 bank = bank_for(P, seed, device)
-print(f"profile {P.name}: s estimated on {P.sharpness_n} generated images per sigma; "
-      f"LVR {P.steps} steps, lr {P.lr}")
+how = lvr_description(P, device)
+glue("t2_how", how, display=False)
+print(f"profile {P.name}: s estimated on {P.sharpness_n} generated images per sigma; LVR {how}")
 
 # %% [markdown]
+# LVR (and the recoveries behind $s_\sigma$) runs {glue:text}`t2_how`.
+#
 # ## The sharpness vectors
-# Their length grows with the noise level: the noisier the input, the more the recovered
-# latents are pulled towards the centre of the prior.
 
 # %%
 norms = pd.DataFrame({"sigma": bank.sigmas,
@@ -57,37 +59,39 @@ norms = pd.DataFrame({"sigma": bank.sigmas,
                       "mean |component|": [float(v.abs().mean()) for v in bank.vectors]})
 glue("s_norm_max", float(norms["|s_sigma| (L2)"].iloc[-1]), display=False)
 glue("s_sigma_max", float(norms["sigma"].iloc[-1]), display=False)
+glue("s_norm_min", float(norms["|s_sigma| (L2)"].iloc[0]), display=False)
+glue("s_sigma_min", float(norms["sigma"].iloc[0]), display=False)
+ratio = float(norms["|s_sigma| (L2)"].iloc[-1] / norms["|s_sigma| (L2)"].iloc[0])
+glue("s_norm_ratio", ratio, display=False)
 norms
+
+# %% [markdown]
+# The length of $s_\sigma$ is {glue:text}`s_norm_min:.2f` at sigma
+# {glue:text}`s_sigma_min:.0f` and {glue:text}`s_norm_max:.2f` at sigma
+# {glue:text}`s_sigma_max:.0f` (ratio {glue:text}`s_norm_ratio:.2f`).
 
 # %% [markdown]
 # ## PSNR (dB): LVR against LVR-SA, mean and 95% CI
 
 # %%
-summary_table(results, TABLE2_METHODS)
+compact_table(summary_table(results, TABLE2_METHODS), digits=2)
 
 # %% [markdown]
-# ## Paired gain of LVR-SA over LVR (dB), per set and sigma
+# ## Paired gain of LVR-SA over LVR (dB), per set and sigma: mean ±half-width of its 95% CI
 
 # %%
-rows = []
-for r in results:
-    d = paired_diff(r["lvr-sa"].psnr, r["lvr"].psnr)
-    rows.append({"set": SET_LABELS[r["lvr"].set_name], "sigma": r["lvr"].sigma,
-                 "gain": round(d.mean, 2), "low": round(d.low, 2), "high": round(d.high, 2),
-                 "holds (CI > 0)": d.low > 0})
-gains = pd.DataFrame(rows)
+gains = paired_table(results, [("lvr-sa", "lvr")])
 glue("t2_cells", len(gains), display=False)
-glue("t2_hold", int(gains["holds (CI > 0)"].sum()), display=False)
+glue("t2_hold", int((gains["low"] > 0).sum()), display=False)
 glue("t2_worse", int((gains["high"] < 0).sum()), display=False)
-glue("t2_best", float(gains["gain"].max()), display=False)
-glue("t2_worst", float(gains["gain"].min()), display=False)
-gains.pivot(index="set", columns="sigma", values="gain")
+glue("t2_best", float(gains["diff"].max()), display=False)
+glue("t2_worst", float(gains["diff"].min()), display=False)
+compact_paired(gains)
 
 # %% [markdown]
 # In {glue:text}`t2_hold` of {glue:text}`t2_cells` (set, sigma) cells LVR-SA is better than LVR
 # with a 95% interval above zero, and in {glue:text}`t2_worse` it is worse with an interval
 # below zero; the gains range from {glue:text}`t2_worst:+.2f` to {glue:text}`t2_best:+.2f` dB.
-# The length of $s_\sigma$ at sigma {glue:text}`s_sigma_max:.0f` is {glue:text}`s_norm_max:.2f`.
 #
 # ## Figure (as the paper's Fig. 5): original, noisy, LVR, LVR-SA on real CelebA test images
 
