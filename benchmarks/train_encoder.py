@@ -40,7 +40,7 @@ def main(argv=None):
                         image_iterations=a.image_iterations, image_lr=a.image_lr)
     seconds = time.perf_counter() - t0
     cmd = "python benchmarks/train_encoder.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    out = save_encoder(a.out, enc, G, extra={
+    out = save_encoder(a.out, enc, G, dtype=torch.float16, extra={
         "command": cmd.strip(), "seconds": round(seconds, 1),
         "trained_on": f"{torch.get_num_threads()} CPU threads, torch {torch.__version__}",
         "training": dict(iterations=a.iterations, pool=a.pool, batch_size=a.batch_size,

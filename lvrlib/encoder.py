@@ -254,17 +254,22 @@ def _channels(generator: nn.Module, nz: int) -> int:
 
 
 def save_encoder(path: str | os.PathLike, encoder: Encoder, generator: nn.Module,
-                 extra: dict | None = None) -> Path:
+                 extra: dict | None = None, dtype: torch.dtype = torch.float32) -> Path:
     """Write the encoder's weights (.safetensors) and its description (.json) beside it,
     recording the digest of the generator it was trained for."""
     path = Path(path)
     if path.suffix != ".safetensors":
         raise ValueError(f"{path}: an encoder checkpoint must end in .safetensors.")
     path.parent.mkdir(parents=True, exist_ok=True)
+    # Weights in float16 halve the file (cast back to float32 on load); the curvature
+    # keeps float32, its smallest eigenvalues are near float16's smallest normal number.
+    state = {k: (v.detach().cpu().to(dtype) if k != "curvature" and v.is_floating_point()
+                 else v.detach().cpu()).contiguous()
+             for k, v in encoder.state_dict().items()}
     with atomic_path(path) as tmp:
-        save_file({k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()},
-                  str(tmp))
+        save_file(state, str(tmp))
     meta = {"format": _FORMAT, "config": asdict(encoder.config),
+            "dtype": str(dtype).replace("torch.", ""),
             "generator_digest": generator_digest(generator),
             "generator_shapes": {k: list(v.shape) for k, v in generator.state_dict().items()},
             "weights_sha256": _sha256_file(path)}
@@ -293,7 +298,8 @@ def load_encoder(path: str | os.PathLike, generator: nn.Module | None = None,
     if generator is not None and generator_digest(generator) != meta["generator_digest"]:
         raise EncoderError(f"The encoder {path} was trained for another generator.")
     enc = Encoder(EncoderConfig(**meta["config"]))
-    enc.load_state_dict(load_file(str(path)))
+    enc.load_state_dict({k: v.float() if v.is_floating_point() else v
+                         for k, v in load_file(str(path)).items()})
     return enc.to(device).eval()
 
 

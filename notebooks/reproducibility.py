@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -33,8 +35,11 @@ from lvrlib.paper import table1, table2, table3, psnr_curve
 from lvrlib.profiles import PROFILES, get_profile
 
 cols = ["n_generated", "n_celeba", "n_unseen", "sharpness_n", "steps", "lr", "restarts",
-        "tol", "table1_sigmas", "table3_sigmas", "curve_sigmas", "n_curve", "celeba", "unseen"]
-pd.DataFrame([{k: getattr(p, k) for k in cols} for p in PROFILES.values()],
+        "tol", "table1_sigmas", "table3_sigmas", "curve_sigmas", "n_curve", "curve_n",
+        "curve_gd_steps", "curve_steps", "celeba", "unseen"]
+# steps and lr None: recover()'s defaults for its start (lvrlib.recovery).
+pd.DataFrame([{k: ("recover() default" if getattr(p, k) is None and k in ("steps", "lr")
+                   else getattr(p, k)) for k in cols} for p in PROFILES.values()],
              index=list(PROFILES)).T
 
 # %% [markdown]

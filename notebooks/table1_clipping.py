@@ -61,8 +61,8 @@ compact_table(summary_table(results, TABLE1_METHODS), digits=2).droplevel(0)
 # %%
 zrows = []
 for r in results:
-    row = {"sigma": r["lvr"].sigma}
-    for m in ("lvr-none", "lvr-project", "lvr"):
+    row = {"sigma": r["lvr-project"].sigma}
+    for m in ("lvr-none", "lvr-project", "lvr-stochastic"):
         ci = mean_ci(r[m].z_mse)
         row[METHOD_LABELS[m]] = f"{ci.mean:.3f} [{ci.low:.3f}, {ci.high:.3f}]"
     zrows.append(row)
@@ -73,23 +73,24 @@ pd.DataFrame(zrows).set_index("sigma")
 
 # %%
 # sigma 0: BM3D may return its input exactly (infinite PSNR), so that pair is left out there.
-noisy_cells = [r for r in results if r["lvr"].sigma > 0]
-pairs = paired_table(results, [("lvr", "lvr-project"), ("lvr-project", "lvr-none")])
-pairs = pd.concat([pairs, paired_table(noisy_cells, [("lvr", "bm3d")])], ignore_index=True)
+noisy_cells = [r for r in results if r["lvr-project"].sigma > 0]
+pairs = paired_table(results, [("lvr-stochastic", "lvr-project"), ("lvr-project", "lvr-none")])
+pairs = pd.concat([pairs, paired_table(noisy_cells, [("lvr-project", "bm3d")])],
+                  ignore_index=True)
 compact_paired(pairs).droplevel(0).fillna("")
 
 # %%
-top = max(results, key=lambda r: r["lvr"].sigma)
-d_sp = paired_diff(top["lvr"].psnr, top["lvr-project"].psnr)
+top = max(results, key=lambda r: r["lvr-project"].sigma)
+d_sp = paired_diff(top["lvr-stochastic"].psnr, top["lvr-project"].psnr)
 d_pn = paired_diff(top["lvr-project"].psnr, top["lvr-none"].psnr)
-glue("t1_sigma", top["lvr"].sigma, display=False)
+glue("t1_sigma", top["lvr-stochastic"].sigma, display=False)
 glue("t1_sp", d_sp.mean, display=False)
 glue("t1_sp_lo", d_sp.low, display=False)
 glue("t1_sp_hi", d_sp.high, display=False)
 glue("t1_pn", d_pn.mean, display=False)
 glue("t1_pn_lo", d_pn.low, display=False)
 glue("t1_pn_hi", d_pn.high, display=False)
-glue("t1_lvr", mean_ci(top["lvr"].psnr).mean, display=False)
+glue("t1_lvr", mean_ci(top["lvr-project"].psnr).mean, display=False)
 glue("t1_bm3d", mean_ci(top["bm3d"].psnr).mean, display=False)
 
 # %% [markdown]
@@ -98,7 +99,7 @@ glue("t1_bm3d", mean_ci(top["bm3d"].psnr).mean, display=False)
 # projected gradient minus no clipping {glue:text}`t1_pn:+.2f` dB ({glue:text}`t1_pn_lo:.2f` to
 # {glue:text}`t1_pn_hi:.2f`). An interval that contains zero means this experiment cannot tell
 # the two strategies apart. On these generated images, which lie exactly in the range of
-# the generator, LVR reaches {glue:text}`t1_lvr:.2f` dB against BM3D's {glue:text}`t1_bm3d:.2f` dB.
+# the generator, LVR with projected gradient reaches {glue:text}`t1_lvr:.2f` dB against BM3D's {glue:text}`t1_bm3d:.2f` dB.
 #
 # ## Against compute: the paper's optimiser and lvrlib's
 #
@@ -109,7 +110,7 @@ glue("t1_bm3d", mean_ci(top["bm3d"].psnr).mean, display=False)
 # their code runs 80 000 steps) and lvrlib's (the start and Adam steps of the table above).
 
 # %%
-curve_sigma = max(r["lvr"].sigma for r in results)
+curve_sigma = max(r["lvr-project"].sigma for r in results)
 comp = table1_compute(P, curve_sigma, seed=seed, device=device)
 glue("t1_curve_n", P.curve_n, display=False)
 glue("t1_curve_sigma", curve_sigma, display=False)
@@ -163,5 +164,6 @@ end.round(3)
 
 # %%
 image_rows({"clean": top["clean"].images, "noisy": top["noisy"].images,
-            **{METHOD_LABELS[m]: top[m].images for m in ("lvr-none", "lvr-project", "lvr", "bm3d")}})
+            **{METHOD_LABELS[m]: top[m].images
+               for m in ("lvr-none", "lvr-project", "lvr-stochastic", "bm3d")}})
 plt.show()

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -29,7 +31,7 @@ sigma = None     # a number or a list (0..255 pixel units); default: the profile
 import matplotlib.pyplot as plt
 from myst_nb import glue
 
-from lvrlib.experiments import evaluate, paired_table, summary_table
+from lvrlib.experiments import evaluate, lvr_description, paired_table, summary_table
 from lvrlib.metrics import mean_ci
 from lvrlib.paper import TABLE3_METHODS, as_list, compact_paired, compact_table, table3
 from lvrlib.plots import image_rows
@@ -38,7 +40,7 @@ from lvrlib.profiles import get_profile
 P = get_profile(profile, table3_sigmas=as_list(sigma) if sigma is not None else None)
 results = table3(P, seed=seed, device=device)
 print(f"profile {P.name}: {P.n_celeba} CelebA test images, {P.n_unseen} per unseen set; "
-      f"sigma {', '.join(f'{s:g}' for s in P.table3_sigmas)}; LVR {P.steps} steps")
+      f"sigma {', '.join(f'{s:g}' for s in P.table3_sigmas)}; LVR {lvr_description(P, device)}")
 
 # %% [markdown]
 # ## PSNR (dB)

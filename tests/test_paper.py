@@ -151,7 +151,7 @@ def test_compact_table_shows_mean_and_ci_half_width_with_short_labels():
     assert t.loc[("Olivetti", "0"), "noisy"] == "inf"   # a perfect match has no interval
     # The long form is several times wider than the compact one.
     long = ex.summary_table(res, ["noisy", "bm3d", "lvr"])
-    assert max(map(len, long["LVR (stochastic clipping)"])) > 2 * max(map(len, t["LVR"]))
+    assert max(map(len, long["LVR"])) > 2 * max(map(len, t["LVR"]))
 
 
 def test_compact_table_of_a_saved_csv_and_of_one_image(tmp_path):
@@ -185,15 +185,16 @@ def test_compact_paired_is_one_column_per_pair():
 
 
 # --------------------------------------------------------------------------- claims
-CLAIM_METHODS = ("lvr", "lvr-project", "lvr-none", "lvr-sa", "lvr-sa-blind", "bm3d",
-                 "bm3d-blind")
+CLAIM_METHODS = ("lvr", "lvr-stochastic", "lvr-project", "lvr-none", "lvr-sa", "lvr-sa-blind",
+                 "bm3d", "bm3d-blind")
 
 
 def fake_tables(monkeypatch, t3_sigmas):
     """Replace the cached experiments behind claims() by cells where every method is
-    ranked as the paper says: lvr-sa > lvr > lvr-project > lvr-none, lvr > bm3d."""
+    ranked as the paper says: lvr-sa > lvr > bm3d, lvr-stochastic > lvr-project > lvr-none."""
     base = np.array([20.0, 21.0, 22.0, 23.0])
-    offset = {"lvr-sa": 3.0, "lvr-sa-blind": 2.5, "lvr": 2.0, "lvr-project": 1.0,
+    offset = {"lvr-sa": 3.0, "lvr-sa-blind": 2.5, "lvr": 2.0, "lvr-stochastic": 2.0,
+              "lvr-project": 1.0,
               "lvr-none": 0.0, "bm3d": -1.0, "bm3d-blind": -1.5}
     cell = lambda name, s: result(name, s, {m: base + offset[m] + np.array([0, .1, -.1, 0])
                                             for m in CLAIM_METHODS})
@@ -215,6 +216,8 @@ def test_claims_at_high_noise_use_only_the_high_sigmas(monkeypatch):
     assert t3["claim"].str.contains("sigma >= 50\\)").all()
     assert (t3["verdict"] == "holds").all()
     assert (t["verdict"] == "holds").all()
+    # Every verdict says in which regime it was measured.
+    assert t["regime"].str.startswith("LVR from").all()
 
 
 def test_claims_not_measured_when_no_sigma_reaches_high_noise(monkeypatch):
