@@ -94,7 +94,7 @@ def candidates(G, enc, quick):
     s = (lambda k: max(2, k // 50)) if quick else (lambda k: k)
     c = {}
     if enc is not None:
-        c[DEFAULT] = lambda y: recover(G, y).z
+        c[DEFAULT] = lambda y: recover(G, y, steps=s(ENCODER_STEPS) if quick else None).z
         c["encoder alone"] = lambda y: encode(enc, y)
         for k in (20, 60, 80):
             c[f"encoder, whitened Adam {k}"] = lambda y, k=k: recover(G, y, steps=s(k)).z

@@ -73,24 +73,26 @@ def published_settings(scale: float = 1.0) -> list[Setting]:
     """The published settings and ours; ``scale`` shortens the step counts (``--quick``)."""
     s = lambda k: max(int(round(k * scale)), 2)  # noqa: E731
     return [
-        Setting("ours", f"lvrlib default: Adam lr {DEFAULT_LR}, {DEFAULT_SCHEDULE} schedule, "
-                f"{DEFAULT_STEPS} steps",
-                dict(optimizer="adam", lr=DEFAULT_LR, schedule=DEFAULT_SCHEDULE,
+        Setting("ours", f"lvrlib from a random start: Adam lr {DEFAULT_LR}, {DEFAULT_SCHEDULE} "
+                f"schedule, {DEFAULT_STEPS} steps",
+                dict(optimizer="adam", init="random", lr=DEFAULT_LR, schedule=DEFAULT_SCHEDULE,
                      steps=s(DEFAULT_STEPS))),
         Setting("lipton-tripathi", "Lipton & Tripathi: plain gradient descent, lr 1.0 on the "
                 "batch-summed mean loss (80 000 steps in their code; here truncated)",
-                dict(optimizer="sgd", lr=1.0, schedule="constant", steps=s(1000))),
+                dict(optimizer="sgd", init="random", lr=1.0, schedule="constant", steps=s(1000))),
         Setting("csgm", "CSGM: Adam lr 0.1, 10 restarts x 500 steps",
-                dict(optimizer="adam", lr=0.1, schedule="constant", steps=s(500), restarts=10)),
+                dict(optimizer="adam", init="random", lr=0.1, schedule="constant", steps=s(500),
+                     restarts=10)),
         Setting("deepinv", "deepinv: Adam lr 1e-2, up to 2500 steps, relative tolerance 1e-4",
-                dict(optimizer="adam", lr=0.01, schedule="constant", steps=s(2500), tol=1e-4)),
+                dict(optimizer="adam", init="random", lr=0.01, schedule="constant", steps=s(2500),
+                     tol=1e-4)),
     ]
 
 
 def reference_setting(scale: float = 1.0) -> Setting:
     steps = max(int(round(5000 * scale)), 4)
     return Setting("reference", f"reference: Adam lr 0.05, cosine schedule, {steps} steps",
-                   dict(optimizer="adam", lr=0.05, schedule="cosine", steps=steps))
+                   dict(optimizer="adam", init="random", lr=0.05, schedule="cosine", steps=steps))
 
 
 # --------------------------------------------------------------------------- inputs
@@ -325,22 +327,22 @@ def study(G, out: Path, n: int, quick: bool) -> None:
     sets = image_sets(G, n, SIGMAS)
     budgets = (25, 50, 100, 200, 400) if not quick else (5, 10)
     long = 5000 if not quick else 20
-    cands = [Setting(f"adam-{lr}", f"Adam lr {lr}", dict(optimizer="adam", lr=lr,
+    cands = [Setting(f"adam-{lr}", f"Adam lr {lr}", dict(optimizer="adam", init="random", lr=lr,
                      schedule="constant", steps=max(budgets))) for lr in (0.01, 0.03, 0.05, 0.1)]
     cands += [Setting(f"adam-{sch}-{lr}", f"Adam lr {lr}, {sch}", dict(
-        optimizer="adam", lr=lr, schedule=sch, steps=max(budgets)))
+        optimizer="adam", init="random", lr=lr, schedule=sch, steps=max(budgets)))
         for sch, lr in (("cosine", 0.05), ("cosine", 0.1), ("cosine", 0.2), ("step", 0.1))]
-    cands += [Setting("sgd-1.0", "SGD lr 1.0", dict(optimizer="sgd", lr=1.0,
+    cands += [Setting("sgd-1.0", "SGD lr 1.0", dict(optimizer="sgd", init="random", lr=1.0,
                       schedule="constant", steps=max(budgets)))]
     cands += [Setting(f"adam-{lr}-tol", f"Adam lr {lr}, {sch}, tol 1e-3", dict(
-        optimizer="adam", lr=lr, schedule=sch, steps=max(budgets), tol=1e-3))
+        optimizer="adam", init="random", lr=lr, schedule=sch, steps=max(budgets), tol=1e-3))
         for sch, lr in (("constant", 0.05),)]
     refs = [Setting("ref-cosine-0.05", f"Adam lr 0.05 cosine {long}", dict(
-                optimizer="adam", lr=0.05, schedule="cosine", steps=long)),
+                optimizer="adam", init="random", lr=0.05, schedule="cosine", steps=long)),
             Setting("ref-const-0.01", f"Adam lr 0.01 constant {long}", dict(
-                optimizer="adam", lr=0.01, schedule="constant", steps=long)),
+                optimizer="adam", init="random", lr=0.01, schedule="constant", steps=long)),
             Setting("ref-sgd-1.0", f"SGD lr 1.0 constant {long}", dict(
-                optimizer="sgd", lr=1.0, schedule="constant", steps=long))]
+                optimizer="sgd", init="random", lr=1.0, schedule="constant", steps=long))]
     rows = []
     for c in cands:
         t = time.perf_counter()

@@ -248,9 +248,14 @@ def _channels(generator: nn.Module, nz: int) -> int:
     if cfg is not None and hasattr(cfg, "nc"):
         return int(cfg.nc)
     p = next(generator.parameters(), None)
-    with torch.no_grad():
-        return int(generator(torch.zeros(1, nz, device=p.device if p is not None else "cpu")
-                             ).shape[1])
+    was_training = generator.training
+    generator.eval()   # a batch of one through batch norm in training mode would fail
+    try:
+        with torch.no_grad():
+            z = torch.zeros(1, nz, device=p.device if p is not None else "cpu")
+            return int(generator(z).shape[1])
+    finally:
+        generator.train(was_training)
 
 
 def save_encoder(path: str | os.PathLike, encoder: Encoder, generator: nn.Module,

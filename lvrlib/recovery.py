@@ -260,7 +260,7 @@ def _channels_last_weights(module: torch.nn.Module):
 DEFAULT_STEPS = 200
 DEFAULT_LR = 0.1
 DEFAULT_SCHEDULE = "cosine"
-ENCODER_STEPS = 40
+ENCODER_STEPS = 50
 ENCODER_LR = 0.1
 ENCODER_SCHEDULE = "constant"
 # Damping of the whitening, relative to the curvature's mean eigenvalue.

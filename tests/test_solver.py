@@ -101,6 +101,11 @@ def test_latent_size_comes_from_the_generator(G):
     assert r.settings["steps"] == 3
     with pytest.raises(ValueError, match="latent size"):
         latent_shape(nn.Sequential(nn.Tanh()))
+    # A config-less generator with batch norm, in training mode: one probe image must not
+    # go through batch norm in training mode, and the mode is left as it was.
+    bn = nn.Sequential(nn.Linear(12, 3 * 64 * 64), nn.Unflatten(1, (3, 64, 64)),
+                       nn.BatchNorm2d(3), nn.Tanh()).train()
+    assert latent_shape(bn) == (12, 3) and bn.training
 
 
 def test_plain_module_recovers_noiseless_latents():
