@@ -45,7 +45,8 @@ print(f"profile {P.name}: {P.n_celeba} CelebA test images, {P.n_unseen} per unse
 # %% [markdown]
 # ## PSNR (dB)
 # Each cell is the mean over the images of a set, ± the half-width of its 95% confidence
-# interval. LVR uses stochastic clipping; LVR-SA and BM3D are given the true sigma, their
+# interval. LVR is lvrlib's default (projected gradient from the encoder's start, see the
+# method chapter; Table 1 shows why not stochastic clipping); LVR-SA and BM3D are given the true sigma, their
 # blind variants an estimated one; NLM is non-local means, TV total variation. Olivetti
 # and the LFW subset are gray (the LFW subset 25x25), compared in that gray space.
 
