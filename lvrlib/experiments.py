@@ -314,7 +314,8 @@ def lvr_description(profile: Profile, device: str = "auto") -> str:
     start = "the encoder's latent" if enc else "a random latent"
     more = f", best of {profile.restarts} starts" if profile.restarts > 1 else ""
     decay = "constant step size" if schedule == "constant" else f"{schedule} decay"
-    return f"from {start}, {steps} Adam steps at lr {lr:g} ({decay}){more}"
+    kind = "whitened Adam steps" if enc else "Adam steps"
+    return f"from {start}, {steps} {kind} at lr {lr:g} ({decay}){more}"
 
 
 def summary_table(results: list[dict[str, Scores]], methods, metric: str = "psnr") -> pd.DataFrame:
