@@ -395,7 +395,7 @@ def _denoise_lvr(args, plan: _Plan, y: "torch.Tensor", idx: list[int],
         from .recovery import DEFAULT_STEPS, ENCODER_STEPS
         from .encoder import shipped_encoder_for
         steps = ENCODER_STEPS if shipped_encoder_for(plan.G) is not None else DEFAULT_STEPS
-    bar = _progress(steps + 3, f"LVR ({len(idx)} {'gray' if c == 1 else 'colour'})",
+    bar = _progress(steps + 1, f"LVR ({len(idx)} {'gray' if c == 1 else 'colour'})",
                     args.quiet)
 
     # recover() reports no progress; each of its steps is one generator forward pass.

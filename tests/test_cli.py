@@ -243,7 +243,8 @@ def test_progress_bar_counts_every_step(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(cli, "_progress", visible_bar)
     face = rgb_jpeg(tmp_path / "face.jpg")
     assert main(["denoise", str(face), "-o", str(tmp_path / "out"), *FAST]) == 0
-    assert [(b.desc, b.n, b.total) for b in bars] == [("LVR (1 colour)", 5, 5)]
+    # Every generator forward pass ticks: one per step (FAST: 3) and one for the result.
+    assert [(b.desc, b.n, b.total) for b in bars] == [("LVR (1 colour)", 4, 4)]
     assert "LVR (1 colour)" in shown.getvalue()
 
 

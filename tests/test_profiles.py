@@ -6,6 +6,7 @@ import dataclasses
 import pytest
 
 from lvrlib.profiles import PROFILES, Profile, default_profile_name, get_profile
+from lvrlib.recovery import ENCODER_STEPS
 
 
 @pytest.fixture(autouse=True)
@@ -80,8 +81,12 @@ def test_lvrlib_checkpoint_sets_the_checkpoint(monkeypatch, tmp_path):
 
 def test_profiles_grow_in_scale():
     s, m, p = PROFILES["smoke"], PROFILES["sample"], PROFILES["paper"]
-    for f in ("n_generated", "n_celeba", "n_unseen", "sharpness_n", "steps", "n_curve"):
+    for f in ("n_generated", "n_celeba", "n_unseen", "sharpness_n", "n_curve", "curve_n",
+              "curve_gd_steps", "curve_steps"):
         assert getattr(s, f) < getattr(m, f) <= getattr(p, f), f
+    # sample runs recover()'s defaults (None): from the shipped encoder's start.
+    assert m.steps is None and m.lr is None
+    assert s.steps < ENCODER_STEPS <= p.steps
     assert all(isinstance(v, Profile) and v.name == k for k, v in PROFILES.items())
 
 
