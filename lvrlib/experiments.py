@@ -177,17 +177,20 @@ def _curve_cell(*, set_name, sigma, strategy, optimizer, init, steps, lr, schedu
                              checkpoint=checkpoint, device=device)
     res = recover(G, y, strategy=strategy, optimizer=optimizer, init=init, steps=steps,
                   lr=lr, schedule=schedule, snapshots=budgets, seed=seed + 2, device=device)
-    rows = []
+    # Top-level arrays only (the cache stores arrays as tensors): one row per budget.
+    psnrs, zerr = [], []
     for k in budgets:
         z = res.snapshots[k]
         with torch.no_grad():
             out = G(z.to(device)).cpu()
-        row = {"steps": k, "seconds_per_image": res.snapshot_seconds[k] / n,
-               "psnr": psnr(out, x)}
+        psnrs.append(psnr(out, x))
         if z_true is not None:
-            row["z_mse"] = ((z - z_true) ** 2).mean(1).numpy()
-        rows.append(row)
-    return {"rows": rows, "init": res.settings["init"], "lr": res.settings["lr"]}
+            zerr.append(((z - z_true) ** 2).mean(1).numpy())
+    return {"steps": np.asarray(budgets, dtype=np.int64),
+            "seconds": np.asarray([res.snapshot_seconds[k] / n for k in budgets]),
+            "psnr": np.stack(psnrs),
+            "z_mse": np.stack(zerr) if zerr else np.full((len(budgets), n), np.nan),
+            "init": res.settings["init"], "lr": float(res.settings["lr"])}
 
 
 def compute_curve(set_name: str, sigma: float, profile: Profile, *, strategy: str,
@@ -210,12 +213,11 @@ def compute_curve(set_name: str, sigma: float, profile: Profile, *, strategy: st
                     celeba_source=profile.celeba, checkpoint=profile.checkpoint,
                     checkpoint_sha256=_checkpoint_sha256(profile.checkpoint), device=dev)
     rows = []
-    for row in r["rows"]:
-        ci = mean_ci(row["psnr"])
-        z = row.get("z_mse")
-        rows.append({"steps": row["steps"], "seconds_per_image": row["seconds_per_image"],
+    for i, k in enumerate(r["steps"]):
+        ci = mean_ci(r["psnr"][i])
+        rows.append({"steps": int(k), "seconds_per_image": float(r["seconds"][i]),
                      "psnr": ci.mean, "psnr_low": ci.low, "psnr_high": ci.high,
-                     "z_mse": float(np.mean(z)) if z is not None else float("nan")})
+                     "z_mse": float(np.mean(r["z_mse"][i]))})
     df = pd.DataFrame(rows)
     df.attrs.update(init=r["init"], lr=r["lr"], strategy=strategy, optimizer=optimizer)
     return df

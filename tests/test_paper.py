@@ -351,3 +351,16 @@ def test_a_checkpoint_changed_in_place_misses_the_cache(tmp_path, monkeypatch):
     with torch.no_grad():
         x = other.eval()(sample_latent(2, 100, torch.Generator().manual_seed(0)))
     torch.testing.assert_close(second["clean"].images, x)
+
+
+def test_compute_curve_reads_back_what_it_computed(tmp_path, monkeypatch):
+    """The curve cell is cached; a second call reads the same numbers back (a cell that
+    the cache could not store would come back as text)."""
+    monkeypatch.setenv("LVRLIB_RESULTS", str(tmp_path))
+    prof = get_profile("smoke")
+    kw = dict(strategy="project", steps=4, budgets=[1, 2, 4], n=2, device="cpu")
+    first = ex.compute_curve("generated", 50, prof, **kw)
+    again = ex.compute_curve("generated", 50, prof, **kw)
+    pd.testing.assert_frame_equal(first, again)
+    assert list(first["steps"]) == [1, 2, 4] and first["seconds_per_image"].is_monotonic_increasing
+    assert first.attrs["init"] == "encoder" and (first["z_mse"] > 0).all()
