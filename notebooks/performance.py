@@ -57,6 +57,7 @@ from myst_nb import glue
 
 import lvrlib
 from lvrlib.profiles import get_profile
+from lvrlib.recovery import DEFAULT_LR, DEFAULT_SCHEDULE, DEFAULT_STEPS
 
 P = get_profile(profile)
 ROOT = Path(lvrlib.__file__).resolve().parents[1]
@@ -145,8 +146,8 @@ tp[["batch", "ms_per_image_step", "gflops_per_s", "of_matmul_ceiling"]].rename(c
 #
 # `benchmarks/lvr_converge.py`: generated images at sigma 50 (latents seed 5, noise seed
 # 6). The reference for each image is the projection started at its true latent z*
-# (projected, whitened Adam at lr 0.03 for the number of steps in the table, checked to
-# have stopped falling: the script prints the loss change over its last half). Each row
+# (projected, whitened Adam at a constant step size, {glue:text}`conv_oracle_steps` steps;
+# its mean loss changed by {glue:text}`conv_oracle_change:.1e` (relative) over the last half). Each row
 # is one way of running LVR; "gap" is the reference's PSNR minus the setting's (dB, mean
 # over images; negative: better than the reference), "within" the share of images within
 # 0.1 dB of their reference, and "x BM3D" the seconds per image over BM3D's on the same
@@ -185,6 +186,10 @@ plt.show()
 # %%
 d = conv[conv["setting"] == conv_meta["default_setting"]].iloc[0]
 glue("conv_n", int(float(conv_meta["images"])), display=False)
+glue("conv_oracle_steps", int(float(conv_meta["oracle_steps"])), display=False)
+glue("conv_oracle_change", float(conv_meta["oracle_last_half_change"]), display=False)
+glue("perf_random_setting", f"Adam at lr {DEFAULT_LR:g} with a {DEFAULT_SCHEDULE} decay, "
+     f"{DEFAULT_STEPS} steps", display=False)
 glue("conv_default", conv_meta["default_setting"], display=False)
 glue("conv_gap", float(d["gap_db"]), display=False)
 glue("conv_within", 100 * float(d["within_share"]), display=False)
@@ -230,9 +235,10 @@ table.set_index("setting").round(2)
 # From a random start (what lvrlib does for a generator without an encoder): PSNR
 # against the clean image after k steps, relative to a long reference run on the same
 # images (its settings are in the table), for the published settings and lvrlib's
-# random-start setting ("ours": Adam, lr 0.1, cosine decay). Each curve is plotted against steps and against wall-clock seconds per image
-# (the seconds of the run that produced the point, divided by its images). BM3D's
-# seconds per image and PSNR are marked for comparison.
+# random-start setting ("ours": {glue:text}`perf_random_setting`). Each curve is plotted
+# against steps and against wall-clock seconds per image (the seconds of the run that
+# produced the point, divided by its images). BM3D's seconds per image and PSNR are
+# marked for comparison.
 
 # %%
 curve = csv["quality_curve"]
@@ -359,11 +365,11 @@ summary
 # 75, and a 5 000-step reference (Adam, lr 0.05, cosine decay). It needs a GPU (hours on
 # two CPU cores); the run recorded with the repository (one NVIDIA H200,
 # `book/data/lvr_study_h200`) is shown below unless you made one of your own: the mean PSNR gap to the
-# reference after each step count, over all images and over the real ones. Adam at lr 0.1
-# with a cosine decay was chosen for the real images, the ones the library is for: the
+# reference after each step count, over all images and over the real ones.
+# {glue:text}`perf_random_setting` was chosen for the real images, the ones the library is
+# for: the
 # best single-start setting on real images after 200 steps in this study is
 # {glue:text}`perf_study_best200`, and after 400 steps {glue:text}`perf_study_best400`.
-# Unlike a constant step size, a decaying one keeps improving when more steps are given.
 
 # %%
 study_file = next((f for f in (folder / "study_curves.csv",
