@@ -392,9 +392,8 @@ def _denoise_lvr(args, plan: _Plan, y: "torch.Tensor", idx: list[int],
     op = Grayscale() if c == 1 else None
     steps = args.steps
     if steps is None:   # recover()'s default for the start it will use
-        from .recovery import DEFAULT_STEPS, ENCODER_STEPS
-        from .encoder import shipped_encoder_for
-        steps = ENCODER_STEPS if shipped_encoder_for(plan.G) is not None else DEFAULT_STEPS
+        from .recovery import start_and_defaults
+        steps = start_and_defaults(plan.G)[2]["steps"]
     bar = _progress(steps + 1, f"LVR ({len(idx)} {'gray' if c == 1 else 'colour'})",
                     args.quiet)
 

@@ -28,6 +28,7 @@ from safetensors.torch import load_file, save_file
 
 from ._io import atomic_path, atomic_write_text
 from .data import _sha256_file
+from .recovery import latent_shape
 
 __all__ = ["EncoderConfig", "Encoder", "train_encoder", "generator_curvature", "save_encoder", "load_encoder",
            "shipped_encoder_for", "generator_digest", "SHIPPED_ENCODER", "EncoderError"]
@@ -108,7 +109,7 @@ def generator_curvature(generator: nn.Module, n: int = 32, *, prior: str = "unif
     """
     from torch.func import jacfwd, vmap
 
-    nz = _latent_size(generator)
+    nz, _ = latent_shape(generator)
     gen = torch.Generator().manual_seed(seed)
     zs = (torch.rand(n, nz, generator=gen) * 2 - 1 if prior == "uniform"
           else torch.randn(n, nz, generator=gen))
@@ -162,8 +163,7 @@ def train_encoder(generator: nn.Module, *, iterations: int = 3000, batch_size: i
     """
     if prior not in ("uniform", "normal"):
         raise ValueError(f"prior={prior!r}; expected 'uniform' or 'normal'.")
-    nz = _latent_size(generator)
-    nc = _channels(generator, nz)
+    nz, nc = latent_shape(generator)
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     was_training = generator.training
@@ -226,36 +226,6 @@ def train_encoder(generator: nn.Module, *, iterations: int = 3000, batch_size: i
         bar.close()
     enc.curvature.copy_(generator_curvature(generator, prior=prior, seed=seed))
     return enc.eval()
-
-
-def _latent_size(generator: nn.Module) -> int:
-    """The generator's latent size: ``generator.config.nz``, else the input size of its
-    first layer (a Linear's in_features or a ConvTranspose2d's in_channels)."""
-    cfg = getattr(generator, "config", None)
-    if cfg is not None and hasattr(cfg, "nz"):
-        return int(cfg.nz)
-    for m in generator.modules():
-        if isinstance(m, nn.Linear):
-            return m.in_features
-        if isinstance(m, (nn.ConvTranspose2d, nn.Conv2d)):
-            return m.in_channels
-    raise ValueError("cannot tell the generator's latent size: give it a `config.nz` "
-                     "attribute, or make its first layer a Linear or ConvTranspose2d.")
-
-
-def _channels(generator: nn.Module, nz: int) -> int:
-    cfg = getattr(generator, "config", None)
-    if cfg is not None and hasattr(cfg, "nc"):
-        return int(cfg.nc)
-    p = next(generator.parameters(), None)
-    was_training = generator.training
-    generator.eval()   # a batch of one through batch norm in training mode would fail
-    try:
-        with torch.no_grad():
-            z = torch.zeros(1, nz, device=p.device if p is not None else "cpu")
-            return int(generator(z).shape[1])
-    finally:
-        generator.train(was_training)
 
 
 def save_encoder(path: str | os.PathLike, encoder: Encoder, generator: nn.Module,

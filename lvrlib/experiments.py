@@ -304,20 +304,17 @@ def evaluate(set_name: str, sigma: float, methods, profile: Profile, *, n: int |
 
 def lvr_description(profile: Profile, device: str = "auto") -> str:
     """How the profile runs LVR, in words: the start, the steps and the step size."""
-    from .encoder import shipped_encoder_for
-    from .recovery import (DEFAULT_LR, DEFAULT_SCHEDULE, DEFAULT_STEPS, ENCODER_LR,
-                           ENCODER_SCHEDULE, ENCODER_STEPS)
+    from .recovery import start_and_defaults
 
     G = _generator(profile.checkpoint, str(resolve_device(device)))
-    enc = shipped_encoder_for(G) is not None
-    steps = profile.steps or (ENCODER_STEPS if enc else DEFAULT_STEPS)
-    lr = profile.lr or (ENCODER_LR if enc else DEFAULT_LR)
-    schedule = ENCODER_SCHEDULE if enc else DEFAULT_SCHEDULE
-    start = "the encoder's latent" if enc else "a random latent"
+    start, _, d = start_and_defaults(G)
+    enc = start == "encoder"
+    steps, lr, schedule = profile.steps or d["steps"], profile.lr or d["lr"], d["schedule"]
+    where = "the encoder's latent" if enc else "a random latent"
     more = f", best of {profile.restarts} starts" if profile.restarts > 1 else ""
     decay = "constant step size" if schedule == "constant" else f"{schedule} decay"
     kind = "whitened Adam steps" if enc else "Adam steps"
-    return f"from {start}, {steps} {kind} at lr {lr:g} ({decay}){more}"
+    return f"from {where}, {steps} {kind} at lr {lr:g} ({decay}){more}"
 
 
 def summary_table(results: list[dict[str, Scores]], methods, metric: str = "psnr") -> pd.DataFrame:

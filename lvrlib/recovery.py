@@ -40,6 +40,9 @@ __all__ = [
     "Resize",
     "Compose",
     "operator_for",
+    "latent_shape",
+    "encode",
+    "start_and_defaults",
 ]
 
 STRATEGIES = ("none", "project", "stochastic")
@@ -268,6 +271,28 @@ WHITEN_DAMPING = 1.0
 INITS = ("auto", "encoder", "random")
 
 
+def start_and_defaults(generator: torch.nn.Module, init: str = "auto",
+                       encoder: torch.nn.Module | None = None, given: bool = False):
+    """Where ``recover`` starts and the step count, step size and schedule it uses by
+    default from there: ("given" | "encoder" | "random", the encoder or None,
+    {"steps", "lr", "schedule"}). "auto" and "encoder" use ``encoder``, else the shipped
+    encoder when the generator is the shipped generator."""
+    start = "given" if given else init
+    if start in ("auto", "encoder"):
+        if encoder is None:
+            from .encoder import shipped_encoder_for
+            encoder = shipped_encoder_for(generator)
+        if encoder is None and start == "encoder":
+            raise ValueError("init='encoder' but no encoder was given and the generator is "
+                             "not the shipped one; train one with lvrlib.encoder."
+                             "train_encoder(generator) and pass encoder=.")
+        start = "encoder" if encoder is not None else "random"
+    if start == "encoder":
+        return start, encoder, dict(steps=ENCODER_STEPS, lr=ENCODER_LR,
+                                    schedule=ENCODER_SCHEDULE)
+    return start, None, dict(steps=DEFAULT_STEPS, lr=DEFAULT_LR, schedule=DEFAULT_SCHEDULE)
+
+
 @torch.no_grad()
 def recover(
     generator: torch.nn.Module,
@@ -336,22 +361,10 @@ def recover(
     _check_args(y, strategy, optimizer, steps, lr, restarts, tol, schedule, snapshots)
     dev = _device_for(generator, device)
     nz, nc = latent_shape(generator)
-    start = "given" if z_init is not None else init
-    if start in ("auto", "encoder"):
-        if encoder is None:
-            from .encoder import shipped_encoder_for
-            encoder = shipped_encoder_for(generator)
-        if encoder is None and start == "encoder":
-            raise ValueError("init='encoder' but no encoder was given and the generator is "
-                             "not the shipped one; train one with lvrlib.encoder."
-                             "train_encoder(generator) and pass encoder=.")
-        start = "encoder" if encoder is not None else "random"
-    if steps is None:
-        steps = ENCODER_STEPS if start == "encoder" else DEFAULT_STEPS
-    if lr is None:
-        lr = ENCODER_LR if start == "encoder" else DEFAULT_LR
-    if schedule is None:
-        schedule = ENCODER_SCHEDULE if start == "encoder" else DEFAULT_SCHEDULE
+    start, encoder, defaults = start_and_defaults(generator, init, encoder, z_init is not None)
+    steps = defaults["steps"] if steps is None else steps
+    lr = defaults["lr"] if lr is None else lr
+    schedule = defaults["schedule"] if schedule is None else schedule
     whiten = _whitening(generator, encoder if start == "encoder" else None, precondition, dev)
     if schedule not in LR_SCHEDULES:
         raise ValueError(f"schedule={schedule!r}; expected one of {LR_SCHEDULES}.")
@@ -403,10 +416,27 @@ def _whitening(generator, encoder, precondition, dev) -> torch.Tensor | None:
 def latent_shape(generator: torch.nn.Module) -> tuple[int, int]:
     """(nz, channels) of a generator: from ``generator.config`` (``nz``, ``nc``) when it
     has one, else nz from its first layer (a Linear's in_features, a convolution's
-    in_channels) and the channels from one forward pass."""
-    from .encoder import _channels, _latent_size
-    nz = _latent_size(generator)
-    return nz, _channels(generator, nz)
+    in_channels) and the channels from one forward pass (in eval mode: a batch of one
+    through batch norm in training mode would fail; the mode is restored)."""
+    cfg = getattr(generator, "config", None)
+    if cfg is not None and hasattr(cfg, "nz") and hasattr(cfg, "nc"):
+        return int(cfg.nz), int(cfg.nc)
+    nz = next((m.in_features if isinstance(m, torch.nn.Linear) else m.in_channels
+               for m in generator.modules()
+               if isinstance(m, (torch.nn.Linear, torch.nn.ConvTranspose2d, torch.nn.Conv2d))),
+              None)
+    if nz is None:
+        raise ValueError("cannot tell the generator's latent size: give it a `config.nz` "
+                         "attribute, or make its first layer a Linear or ConvTranspose2d.")
+    param = next(generator.parameters(), None)
+    was_training = generator.training
+    generator.eval()
+    try:
+        with torch.no_grad():
+            z = torch.zeros(1, nz, device=param.device if param is not None else "cpu")
+            return nz, int(generator(z).shape[1])
+    finally:
+        generator.train(was_training)
 
 
 @torch.no_grad()
