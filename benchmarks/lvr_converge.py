@@ -10,8 +10,9 @@ and its seconds per image, beside BM3D's seconds per image on the same images in
 same process.
 
 Candidates (recover() with the settings shown, unless said otherwise):
-- recover()'s default (the encoder's start, whitened projected Adam), and variations of
-  it: other step counts, no whitening, the other two box treatments, a random start;
+- recover()'s default (the encoder's start, whitened projected Adam), the same on the
+  generator's layers as they are (batch norms not folded: the speed before the fold),
+  and variations of it: other step counts, no whitening, the other two box treatments, a random start;
 - the old default: random start, stochastic clipping, 200 Adam steps lr 0.1, cosine;
 - random start, projected Adam, 200 steps;
 - the paper's optimiser: random start, projected plain gradient descent (lr 1, as
@@ -86,6 +87,19 @@ def multistart(G, y, starts, probe, steps, seed=0):
     return r2.z
 
 
+class Plain(torch.nn.Module):
+    """The generator behind a plain module: recover() then runs its layers as they are
+    (batch norms not folded into the convolutions)."""
+
+    def __init__(self, G):
+        super().__init__()
+        self.G, self.config = G, G.config
+        self.train(G.training)   # recover() restores this mode, and with it G's
+
+    def forward(self, z):
+        return self.G(z)
+
+
 DEFAULT = f"recover() default: encoder, whitened Adam {ENCODER_STEPS}"
 
 
@@ -95,6 +109,9 @@ def candidates(G, enc, quick):
     c = {}
     if enc is not None:
         c[DEFAULT] = lambda y: recover(G, y, steps=s(ENCODER_STEPS) if quick else None).z
+        plain = Plain(G)   # what recover() ran before batch norms were folded
+        c[f"{DEFAULT}, batch norm not folded"] = lambda y: recover(
+            plain, y, encoder=enc, steps=s(ENCODER_STEPS) if quick else None).z
         c["encoder alone"] = lambda y: encode(enc, y)
         for k in (20, 60, 80):
             c[f"encoder, whitened Adam {k}"] = lambda y, k=k: recover(G, y, steps=s(k)).z

@@ -44,6 +44,37 @@ def test_generator_shape_and_range():
         assert torch.equal(G(z[:, :, None, None]), x)
 
 
+def _trained_like(config, seed=0):
+    """A generator whose batch norms hold non-trivial statistics, as after training."""
+    G = Generator(config)
+    g = torch.Generator().manual_seed(seed)
+    for m in G.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.3)
+            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.2)
+            m.weight.data.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+            m.bias.data.copy_(torch.randn(m.num_features, generator=g) * 0.1)
+    return G
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_folded_generator_is_the_same_function_in_eval_mode(channels_last):
+    G = _trained_like(TINY).train()
+    before = {k: v.clone() for k, v in G.state_dict().items()}
+    Fd = G.folded(channels_last=channels_last)
+    z = sample_latent(6, 100, torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        folded, ref = Fd(z), G.eval()(z)
+    assert (folded - ref).abs().max() < 1e-5
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in Fd.modules())
+    assert not any(p.requires_grad for p in Fd.parameters())
+    # The caller's generator is untouched, and later changes to it do not reach the copy.
+    assert all(torch.equal(before[k], v) for k, v in G.state_dict().items())
+    with torch.no_grad():
+        G.main[0].weight.mul_(2.0)
+        assert torch.equal(Fd(z), folded)
+
+
 def test_discriminator_output_shape():
     D = Discriminator(TINY).eval()
     x = torch.rand(6, 3, 64, 64, generator=torch.Generator().manual_seed(0)) * 2 - 1

@@ -359,6 +359,42 @@ def test_recover_leaves_the_generator_as_it_was(G, y):
     assert r.images.is_contiguous()
 
 
+class _Plain(torch.nn.Module):
+    """The generator behind a plain module, so recover() runs its layers as they are."""
+
+    def __init__(self, G):
+        super().__init__()
+        self.G, self.config = G, G.config
+        self.train(G.training)   # recover() restores this mode, and with it G's
+
+    def forward(self, z):
+        return self.G(z)
+
+
+def test_folded_batch_norm_does_not_change_the_recovery(G, y):
+    """recover() runs lvrlib's generator with batch norms folded into the convolutions;
+    a plain module runs its layers as they are. Same function, same steps."""
+    g = torch.Generator().manual_seed(3)
+    for m in G.modules():            # non-trivial statistics, restored afterwards
+        if isinstance(m, torch.nn.BatchNorm2d):
+            saved = (m.running_mean.clone(), m.running_var.clone())
+            m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.1)
+            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+            m._saved = saved
+    try:
+        a = recover(G, y, steps=20, seed=0, device=CPU, init="random")
+        b = recover(_Plain(G), y, steps=20, seed=0, device=CPU, init="random")
+    finally:
+        for m in G.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.copy_(m._saved[0])
+                m.running_var.copy_(m._saved[1])
+                del m._saved
+    assert (a.z - b.z).abs().max() < 1e-3
+    assert (a.loss - b.loss).abs().max() < 1e-5 * (1 + b.loss.abs().max())
+    assert not G.training
+
+
 def test_lr_schedules():
     assert lr_schedule(0.1, 4, "constant") == [0.1] * 4
     cos = lr_schedule(0.1, 100, "cosine")
