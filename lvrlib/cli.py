@@ -2,7 +2,7 @@
 
     lvrlib train DATA -o OUTDIR [--iterations N] [--seed S] [--device auto|cpu|cuda]
     lvrlib sample -n N -o FILE [--checkpoint PATH] [--seed S]
-    lvrlib denoise INPUT... -o OUTDIR [--method lvr|lvr-sa|bm3d|all] [--sigma N|auto]
+    lvrlib denoise INPUT... -o OUTDIR [--method lvr|lvr-sa|ia-lvr|bm3d|all] [--sigma N|auto]
                    [--sheet] [--add-noise SIGMA] [--overwrite] [--quiet] ...
 
 Run ``lvrlib COMMAND --help`` for every option.
@@ -100,8 +100,9 @@ def cmd_sample(args) -> int:
 
 
 # --------------------------------------------------------------------------- denoise
-METHODS = ("lvr", "lvr-sa", "bm3d")
-METHOD_LABELS = {"lvr": "LVR", "lvr-sa": "LVR-SA", "bm3d": "BM3D"}
+METHODS = ("lvr", "lvr-sa", "ia-lvr", "bm3d")
+METHOD_LABELS = {"lvr": "LVR", "lvr-sa": "LVR-SA", "ia-lvr": "IA-LVR", "bm3d": "BM3D"}
+ALL_METHODS = ("lvr", "lvr-sa", "bm3d")   # --method all: the paper's methods
 #: File endings taken from a folder given as input (files named directly are always tried).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 SUMMARY_FIELDS = ("input", "method", "output", "sigma", "sigma_source", "residual", "seconds")
@@ -112,7 +113,9 @@ SUMMARY_FIELDS = ("input", "method", "output", "sigma", "sigma_source", "residua
 DENOISE_HELP = """\
 Denoise face photos with latent vector recovery (LVR): find the generator's latent z whose
 image G(z) is closest to the photo, and output G(z). LVR-SA adds the sharpness vector of
-the noise level; BM3D is the classical baseline.
+the noise level; IA-LVR then adapts the generator's weights to each photo and stops when
+the fit leaves only noise of the given sigma (slower: seconds per image); BM3D is the
+classical baseline.
 
 Every input (PNG, JPEG or any image Pillow reads; RGB, RGBA, gray, palette; 8 or 16 bit;
 any size from 16 pixels on the shorter side) is turned upright from its EXIF
@@ -127,7 +130,8 @@ Writes into OUTDIR:
                         estimated), sigma_source, residual (mean squared error between
                         A(G(z)) and the input in [-1, 1] units, for the z that the method
                         outputs; empty for bm3d), seconds (LVR methods: the batch's time
-                        divided by its images; lvr-sa includes the recovery it shares)
+                        divided by its images; lvr-sa and ia-lvr include the recovery
+                        they start from)
   sheet.png             with --sheet
 Existing outputs are refused unless --overwrite; every file is written through a
 temporary name. All images of one method are recovered in one batch.
@@ -261,7 +265,7 @@ class _Plan:
 
     @property
     def lvr_methods(self) -> list[str]:
-        return [m for m in self.methods if m in ("lvr", "lvr-sa")]
+        return [m for m in self.methods if m in ("lvr", "lvr-sa", "ia-lvr")]
 
 
 @dataclass
@@ -289,7 +293,7 @@ def _plan_denoise(args) -> _Plan:
     raise CLIError (exit 2) before any work."""
     from .recovery import recover
 
-    methods = list(METHODS) if args.method == "all" else [args.method]
+    methods = list(ALL_METHODS) if args.method == "all" else [args.method]
     sigma = _parse_sigma(args.sigma, "--sigma", allow_auto=True)
     add_noise = _parse_sigma(args.add_noise, "--add-noise", allow_auto=False)
     needs_sigma = [m for m in methods if m != "lvr"]
@@ -303,7 +307,7 @@ def _plan_denoise(args) -> _Plan:
         raise CLIError(f"--lr {args.lr}: expected a positive step size.")
     dev = _resolve_device_cli(args.device)
     G = bank = None
-    if any(m in ("lvr", "lvr-sa") for m in methods):
+    if any(m in ("lvr", "lvr-sa", "ia-lvr") for m in methods):
         from .checkpoints import load_generator
 
         G = load_generator(args.checkpoint, device=str(dev))  # CheckpointError: exit 2
@@ -397,17 +401,11 @@ def _denoise_lvr(args, plan: _Plan, y: "torch.Tensor", idx: list[int],
     bar = _progress(steps + 1, f"LVR ({len(idx)} {'gray' if c == 1 else 'colour'})",
                     args.quiet)
 
-    # recover() reports no progress; each of its steps is one generator forward pass.
-    def tick(*_) -> None:  # a forward hook that returned a value would replace G's output
-        bar.update(1)
-
-    hook = plan.G.register_forward_hook(tick)
     t0 = time.perf_counter()
-    try:
+    try:   # recover() calls back after each generator pass: one per step, one at the end
         res = recover(plan.G, y, steps=steps, restarts=args.restarts, lr=plan.lr,
-                      seed=args.seed, device=plan.device)
+                      seed=args.seed, device=plan.device, callback=lambda: bar.update(1))
     finally:
-        hook.remove()
         bar.close()
     t_lvr = time.perf_counter() - t0
     if "lvr" in plan.methods:
@@ -435,6 +433,26 @@ def _denoise_lvr(args, plan: _Plan, y: "torch.Tensor", idx: list[int],
             out.outputs[i, "lvr-sa"] = sa[k]
             out.residual[i, "lvr-sa"] = float(r[k])
             out.seconds[i, "lvr-sa"] = (t_lvr + t_sa) / len(idx)
+    if "ia-lvr" in plan.methods:
+        from . import adaptive
+
+        steps = adaptive.IA_STEPS
+        bar = _progress(steps + 1, f"IA-LVR ({len(idx)} {'gray' if c == 1 else 'colour'},"
+                        " stops early)", args.quiet)
+        t0 = time.perf_counter()
+        try:
+            ia = adaptive.ia_lvr(plan.G, y, sig, z_init=res.z, steps=steps, operator=op,
+                                 seed=args.seed, device=plan.device,
+                                 callback=lambda *_: bar.update(1))
+        finally:
+            bar.close()
+        t_ia = time.perf_counter() - t0
+        with torch.no_grad():
+            proj = op(ia.images) if op is not None else ia.images
+        for k, i in enumerate(idx):
+            out.outputs[i, "ia-lvr"] = proj[k]
+            out.residual[i, "ia-lvr"] = float(ia.residual[k])
+            out.seconds[i, "ia-lvr"] = (t_lvr + t_ia) / len(idx)
 
 
 def _denoise_bm3d(args, y: "torch.Tensor", idx: list[int], sig: list[float],
@@ -565,12 +583,14 @@ def build_parser() -> argparse.ArgumentParser:
                         + ") are all taken; subfolders are not searched")
     d.add_argument("-o", "--output", required=True, metavar="OUTDIR",
                    help="output folder (created if missing)")
-    d.add_argument("--method", default="lvr", choices=["lvr", "lvr-sa", "bm3d", "all"],
+    d.add_argument("--method", default="lvr", choices=[*METHODS, "all"],
                    help="lvr: latent vector recovery, G(z); lvr-sa: LVR with the sharpness "
-                        "vector of sigma, G(z + s_sigma); bm3d: BM3D; all: the three (default: lvr)")
+                        "vector of sigma, G(z + s_sigma); ia-lvr: LVR, then the generator "
+                        "adapted to each image (slower); bm3d: BM3D; all: lvr, lvr-sa and "
+                        "bm3d, the paper's methods (default: lvr)")
     d.add_argument("--sigma", metavar="N|auto",
                    help="noise standard deviation in 0..255 pixel units, or 'auto' to estimate "
-                        "it per image (wavelet estimate, skimage); needed by lvr-sa and bm3d, "
+                        "it per image (wavelet estimate, skimage); needed by lvr-sa, ia-lvr and bm3d, "
                         "only recorded for lvr")
     d.add_argument("--checkpoint", default=None,
                    help="generator .safetensors, with its .json beside it (default: the shipped "

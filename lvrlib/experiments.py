@@ -14,7 +14,10 @@ An experiment cell is (image set, noise sigma, method). Its inputs are fixed by 
 Methods: "noisy" (the input), "lvr-none", "lvr-project", "lvr-stochastic" (the paper's
 three box treatments, with lvrlib's optimiser), "lvr" (lvrlib's default LVR: projected;
 the same cell as "lvr-project"), "lvr-sa" (LVR plus the sharpness vector at the true sigma),
-"lvr-sa-blind" (sigma estimated per image), "bm3d", "bm3d-blind", "nlm", "tv".
+"lvr-sa-blind" (sigma estimated per image), "ia-lvr" (image-adaptive projection started
+from the "lvr" cell's latents, stopped by the discrepancy principle at the true sigma;
+``lvrlib.adaptive``), "dip" (its control: the same network from random weights),
+"bm3d", "bm3d-blind", "nlm", "tv".
 Gray sets are denoised through the observation operator (RGB -> gray, resize), and
 their outputs are compared in that gray observation space.
 
@@ -65,12 +68,14 @@ SET_LABELS = {
 LVR_STRATEGIES = {"lvr-none": "none", "lvr-project": "project",
                   "lvr-stochastic": "stochastic", "lvr": "project"}
 CLASSICAL = ("bm3d", "bm3d-blind", "nlm", "tv")
-METHODS = ("noisy", *LVR_STRATEGIES, "lvr-sa", "lvr-sa-blind", *CLASSICAL)
+ADAPTIVE = ("ia-lvr", "dip")
+METHODS = ("noisy", *LVR_STRATEGIES, "lvr-sa", "lvr-sa-blind", *ADAPTIVE, *CLASSICAL)
 METHOD_LABELS = {
     "noisy": "noisy input", "lvr-none": "LVR, no clipping",
     "lvr-project": "LVR, projected gradient", "lvr-stochastic": "LVR, stochastic clipping",
     "lvr": "LVR",
     "lvr-sa": "LVR-SA (true sigma)", "lvr-sa-blind": "LVR-SA (blind)",
+    "ia-lvr": "IA-LVR (true sigma)", "dip": "DIP (true sigma)",
     "bm3d": "BM3D (true sigma)", "bm3d-blind": "BM3D (blind)",
     "nlm": "non-local means", "tv": "total variation",
 }
@@ -145,6 +150,33 @@ def _lvr_cell(*, set_name, sigma, strategy, n, seed, steps, lr, restarts, tol,
         extra["z_mse"] = ((res.z - z_true) ** 2).mean(1).numpy()
     return {**_scores(out, x, res.seconds, **extra), "z": res.z, "loss": res.loss,
             "steps_taken": res.steps_taken, "images": out[:keep]}
+
+
+@cached("adaptive")
+def _adaptive_cell(*, set_name, sigma, method, n, seed, steps, lr, lvr, celeba_source,
+                   checkpoint, checkpoint_sha256, device, keep):
+    from .adaptive import dip, ia_lvr
+
+    G = _generator(checkpoint, device)
+    x, y, _ = noisy_set(set_name, sigma, n, seed, celeba_source=celeba_source,
+                        checkpoint=checkpoint, device=device)
+    op = operator_for(y, G.config.nc)
+    kw = {k: v for k, v in dict(steps=steps, lr=lr).items() if v is not None}
+    if method == "ia-lvr":
+        # Started from the LVR cell's latents; its seconds count in the total.
+        r0 = _lvr_cell(set_name=set_name, sigma=sigma, strategy=LVR_STRATEGIES["lvr"], n=n,
+                       seed=seed, celeba_source=celeba_source, checkpoint=checkpoint,
+                       checkpoint_sha256=checkpoint_sha256, device=device, keep=keep, **lvr)
+        res = ia_lvr(G, y, float(sigma), z_init=r0["z"], operator=op, seed=seed + 2,
+                     device=device, **kw)
+        seconds = r0["seconds"] + res.seconds
+    else:
+        res = dip(y, float(sigma), config=G.config, operator=op, seed=seed + 2,
+                  device=device, **kw)
+        seconds = res.seconds
+    out = op(res.images)
+    return {**_scores(out, x, seconds), "steps_taken": res.steps_taken,
+            "stopped": res.stopped, "residual": res.residual, "images": out[:keep]}
 
 
 @cached("classical")
@@ -295,6 +327,12 @@ def evaluate(set_name: str, sigma: float, methods, profile: Profile, *, n: int |
             out[m] = Scores(m, set_name, sigma, psnr(o, x), ssim(o, x),
                             r["seconds"] + time.perf_counter() - t0, o[:keep],
                             sigma_used=sig_used)
+        elif m in ADAPTIVE:
+            r = _adaptive_cell(method=m, **common, keep=keep,
+                               steps=profile.ia_steps if m == "ia-lvr" else profile.dip_steps,
+                               lr=None, lvr={k: v for k, v in lvr_kw.items() if k != "keep"})
+            out[m] = Scores(m, set_name, sigma, r["psnr"], r["ssim"], r["seconds"],
+                            r["images"], sigma_used=np.full(n, float(sigma)))
         else:
             r = _classical_cell(method=m, **common, keep=keep)
             out[m] = Scores(m, set_name, sigma, r["psnr"], r["ssim"], r["seconds"],

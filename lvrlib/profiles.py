@@ -37,6 +37,10 @@ class Profile:
     curve_n: int = 8          # generated images behind Table 1's PSNR-against-compute curves
     curve_gd_steps: int = 600  # length of the paper optimiser's (gradient descent) run there
     curve_steps: int = 160    # length of lvrlib's optimiser's run there
+    ia_steps: int | None = None     # most IA-LVR steps per image; None: adaptive.IA_STEPS
+    dip_steps: int | None = None    # most DIP steps per image; None: adaptive.DIP_STEPS
+    n_adaptive: int = 16      # images per set in the "Beyond the paper" chapter
+    adaptive_sigmas: tuple = (25, 50, 75, 100)
     checkpoint: str | None = None   # None: the shipped generator
     extra: dict = field(default_factory=dict)
 
@@ -49,7 +53,7 @@ PROFILES = {
         name="smoke", n_generated=4, n_celeba=4, n_unseen=3, sharpness_n=4, steps=8,
         lr=0.05, restarts=1, tol=None, table1_sigmas=(0, 50), table3_sigmas=(50,),
         curve_sigmas=(0, 50), n_curve=3, train_iterations=2, curve_n=2, curve_gd_steps=6,
-        curve_steps=4,
+        curve_steps=4, ia_steps=3, dip_steps=3, n_adaptive=2, adaptive_sigmas=(50,),
     ),
     "sample": Profile(
         name="sample", n_generated=32, n_celeba=32, n_unseen=16, sharpness_n=64, n_curve=32,

@@ -328,6 +328,7 @@ def recover(
     precondition: bool | torch.Tensor | None = None,
     schedule: str | None = None,
     snapshots: Sequence[int] = (),
+    callback=None,
 ) -> RecoveryResult:
     """Recover latents for images ``y`` (N, C, H, W) in [-1, 1] and project them.
 
@@ -366,6 +367,8 @@ def recover(
     z_init: (N, nz) starting latents (the first start of each image); overrides ``init``.
     snapshots: step counts k at which to keep a copy of the latents (result.snapshots[k]),
     e.g. to draw PSNR against steps from one run.
+    callback: called with no arguments after each generator pass (one per step, and one
+    for the final images), e.g. to move a progress bar.
 
     Returns a RecoveryResult (CPU tensors); ``settings["init"]`` says which start was used.
     """
@@ -395,7 +398,8 @@ def recover(
             res = _run(net, y, dev, nz=nz, nc=nc, strategy=strategy, steps=steps, lr=lr,
                        optimizer=optimizer, restarts=restarts, operator=operator,
                        seed=seed, tol=tol, patience=patience, z_init=z_init,
-                       schedule=schedule, snapshots=snapshots, t0=t0, whiten=whiten)
+                       schedule=schedule, snapshots=snapshots, t0=t0, whiten=whiten,
+                       callback=callback)
     finally:
         generator.train(was_training)
     res.settings["init"] = start
@@ -477,7 +481,8 @@ def encode(encoder: torch.nn.Module, y: torch.Tensor, *, nc: int = 3,
 
 
 def _run(generator, y, dev, *, nz, nc, strategy, steps, lr, optimizer, restarts, operator,
-         seed, tol, patience, z_init, schedule, snapshots, t0, whiten=None) -> RecoveryResult:
+         seed, tol, patience, z_init, schedule, snapshots, t0, whiten=None,
+         callback=None) -> RecoveryResult:
     """The optimisation loop of ``recover`` (arguments checked, generator in eval mode)."""
     if operator is None:
         operator = operator_for(y, nc)
@@ -549,6 +554,8 @@ def _run(generator, y, dev, *, nz, nc, strategy, steps, lr, optimizer, restarts,
             # Checking for the end costs a host synchronisation: only now and then.
             if t % patience == 0 and not bool(active.any()):
                 break
+        if callback is not None:
+            callback()
         if t + 1 in want:
             snap_z[t + 1] = z.clone()
             if dev.type == "cuda":
@@ -557,6 +564,8 @@ def _run(generator, y, dev, *, nz, nc, strategy, steps, lr, optimizer, restarts,
     if tol is None:
         taken.fill_(steps)
     last_images = generator(z)
+    if callback is not None:
+        callback()
     final = (operator(last_images) - yy).pow(2).flatten(1).mean(1)
     offset = torch.arange(n, device=dev) * restarts
     best = final.view(n, restarts).argmin(1) + offset

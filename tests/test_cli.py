@@ -248,6 +248,32 @@ def test_progress_bar_counts_every_step(tmp_path, capsys, monkeypatch):
     assert "LVR (1 colour)" in shown.getvalue()
 
 
+def test_ia_lvr_fits_closer_than_lvr_and_stops_at_the_noise_level(tmp_path, capsys,
+                                                                  monkeypatch):
+    from lvrlib import adaptive
+
+    monkeypatch.setattr(adaptive, "IA_STEPS", 40)
+    face = tmp_path / "face.png"
+    assert main(["sample", "-n", "1", "-o", str(face), "--seed", "3"]) == 0
+    out = tmp_path / "out"
+    rc = main(["denoise", str(face), "-o", str(out), "--method", "ia-lvr", "--sigma", "50",
+               "--add-noise", "50", "--seed", "1", *FAST])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert Image.open(out / "face_ia-lvr.png").size == (64, 64)
+    (row,) = read_summary(out)
+    assert row["method"] == "ia-lvr" and row["sigma"] == "50.00"
+    # It starts from LVR's latent (3 steps here) and fits until the mean squared
+    # residual reaches sigma^2 = (2 * 50 / 255)^2, or the 40 steps run out.
+    target = (2 * 50 / 255) ** 2
+    lvr_out = tmp_path / "lvr"
+    assert main(["denoise", str(face), "-o", str(lvr_out), "--sigma", "50", "--add-noise",
+                 "50", "--seed", "1", *FAST]) == 0
+    (lvr_row,) = read_summary(lvr_out)
+    assert float(row["residual"]) < float(lvr_row["residual"])
+    assert 0.9 * target < float(row["residual"]) <= target
+
+
 def test_console_script_runs_quietly(tmp_path):
     exe = shutil.which("lvrlib") or str(Path(sys.executable).with_name("lvrlib"))
     assert os.path.exists(exe), "the lvrlib console script is not installed"

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import lvrlib.experiments as ex
-from lvrlib import baselines
+from lvrlib import adaptive, baselines
 from lvrlib.checkpoints import SHIPPED_GENERATOR, load_generator, save_generator
 from lvrlib.data import add_noise
 from lvrlib.dcgan import DCGANConfig, Generator, sample_latent
@@ -186,16 +186,17 @@ def test_compact_paired_is_one_column_per_pair():
 
 # --------------------------------------------------------------------------- claims
 CLAIM_METHODS = ("lvr", "lvr-stochastic", "lvr-project", "lvr-none", "lvr-sa", "lvr-sa-blind",
-                 "bm3d", "bm3d-blind")
+                 "bm3d", "bm3d-blind", "ia-lvr", "dip")
 
 
 def fake_tables(monkeypatch, t3_sigmas):
     """Replace the cached experiments behind claims() by cells where every method is
-    ranked as the paper says: lvr-sa > lvr > bm3d, lvr-stochastic > lvr-project > lvr-none."""
+    ranked as the paper says: lvr-sa > lvr > bm3d, lvr-stochastic > lvr-project > lvr-none
+    (and ia-lvr > bm3d > dip)."""
     base = np.array([20.0, 21.0, 22.0, 23.0])
     offset = {"lvr-sa": 3.0, "lvr-sa-blind": 2.5, "lvr": 2.0, "lvr-stochastic": 2.0,
               "lvr-project": 1.0,
-              "lvr-none": 0.0, "bm3d": -1.0, "bm3d-blind": -1.5}
+              "lvr-none": 0.0, "bm3d": -1.0, "bm3d-blind": -1.5, "ia-lvr": 2.5, "dip": -3.0}
     cell = lambda name, s: result(name, s, {m: base + offset[m] + np.array([0, .1, -.1, 0])
                                             for m in CLAIM_METHODS})
     prof = get_profile("smoke")
@@ -203,6 +204,8 @@ def fake_tables(monkeypatch, t3_sigmas):
     monkeypatch.setattr(paper, "table2", lambda *a, **k: [
         cell(n, 50) for n in ("generated", "generated-fresh", "celeba-test", *prof.unseen)])
     monkeypatch.setattr(paper, "table3", lambda *a, **k: [
+        cell(n, s) for n in ("celeba-test", *prof.unseen) for s in t3_sigmas])
+    monkeypatch.setattr(paper, "beyond", lambda *a, **k: [
         cell(n, s) for n in ("celeba-test", *prof.unseen) for s in t3_sigmas])
     return prof
 
@@ -216,8 +219,11 @@ def test_claims_at_high_noise_use_only_the_high_sigmas(monkeypatch):
     assert t3["claim"].str.contains("sigma >= 50\\)").all()
     assert (t3["verdict"] == "holds").all()
     assert (t["verdict"] == "holds").all()
+    ia = t[t["claim"].str.startswith("Beyond the paper: IA-LVR beats BM3D")]
+    assert len(ia) == 1 and ia["sigmas"].iloc[0] == "75"
     # Every verdict says in which regime it was measured.
-    assert t["regime"].str.startswith("LVR from").all()
+    assert t["regime"].str.contains("LVR from").all()
+    assert ia["regime"].iloc[0].startswith("IA-LVR: LVR from")
 
 
 def test_claims_not_measured_when_no_sigma_reaches_high_noise(monkeypatch):
@@ -230,10 +236,12 @@ def test_claims_not_measured_when_no_sigma_reaches_high_noise(monkeypatch):
     assert t3["effect (dB)"].isna().all() and t3["95% CI low"].isna().all()
     assert (t3["cells holding"] == "0/0").all() and (t3["sigmas"] == "").all()
     assert t3["claim"].str.contains("not measured: the profile's sigmas are 25").all()
-    assert (t.loc[~t.index.isin(t3.index), "verdict"] == "holds").all()
+    ia = t["claim"].str.startswith("Beyond the paper")
+    assert (t.loc[ia, "verdict"] == "not measured").all() and ia.sum() == 1
+    assert (t.loc[~t.index.isin(t3.index) & ~ia, "verdict"] == "holds").all()
 
 
-SMOKE_METHODS = ["noisy", "lvr", "lvr-sa", "bm3d"]
+SMOKE_METHODS = ["noisy", "lvr", "lvr-sa", "bm3d", "ia-lvr", "dip"]
 
 
 @pytest.fixture(scope="module")
@@ -268,18 +276,26 @@ def test_evaluate_smoke_scores(smoke_generated):
     np.testing.assert_array_equal(r["lvr-sa"].sigma_used, [50.0, 50.0])
     # BM3D at sigma 50 removes much of the noise (measured: about 15 dB -> 26 dB).
     assert r["bm3d"].psnr.mean() > r["noisy"].psnr.mean() + 5
+    # IA-LVR starts from the LVR cell's latents (3 small steps in the smoke profile: it
+    # stays near LVR's output) and its time includes that recovery's.
+    assert np.abs(r["ia-lvr"].psnr - r["lvr"].psnr).max() < 1.0
+    assert r["ia-lvr"].seconds > r["lvr"].seconds
+    np.testing.assert_array_equal(r["dip"].sigma_used, [50.0, 50.0])
 
 
 def test_evaluate_second_call_is_served_from_the_cache(smoke_generated, results_folder,
                                                         monkeypatch):
     monkeypatch.setenv("LVRLIB_RESULTS", str(results_folder))
-    assert sorted(p.name for p in results_folder.iterdir()) == ["classical", "lvr", "sharpness"]
+    assert sorted(p.name for p in results_folder.iterdir()) == ["adaptive", "classical", "lvr",
+                                                                "sharpness"]
 
     def must_not_run(*a, **k):
         raise AssertionError("recomputed a cached cell")
 
     monkeypatch.setattr(ex, "recover", must_not_run)
     monkeypatch.setattr(ex, "sharpness_bank", must_not_run)
+    monkeypatch.setattr(adaptive, "ia_lvr", must_not_run)
+    monkeypatch.setattr(adaptive, "dip", must_not_run)
     monkeypatch.setitem(baselines.CLASSICAL, "bm3d", must_not_run)
     again = ex.evaluate("generated", 50, SMOKE_METHODS, get_profile("smoke"), n=2,
                         device="cpu")

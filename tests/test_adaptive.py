@@ -1,0 +1,169 @@
+"""Image-adaptive projection and deep image prior (lvrlib.adaptive), on a tiny DCGAN."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lvrlib.adaptive import backproject, dip, discrepancy_target, ia_lvr
+from lvrlib.baselines import estimate_sigma
+from lvrlib.dcgan import sample_latent
+from lvrlib.recovery import Resize
+
+from test_recovery import tiny_generator
+
+CPU = "cpu"
+SIGMA = 25.0      # 0..255 pixel units
+S2 = (2 * SIGMA / 255) ** 2   # its variance in the [-1, 1] units of the residual
+
+
+@pytest.fixture(scope="module")
+def G():
+    return tiny_generator(1)
+
+
+@pytest.fixture(scope="module")
+def z_true():
+    return sample_latent(3, 100, torch.Generator().manual_seed(4)) * 0.9
+
+
+def exact_noise(shape, seed, var):
+    """Gaussian noise rescaled so each image's mean square is exactly ``var``."""
+    n = torch.randn(shape, generator=torch.Generator().manual_seed(seed))
+    return n * (var / n.pow(2).flatten(1).mean(1)).sqrt()[:, None, None, None]
+
+
+def test_discrepancy_target_units():
+    t = discrepancy_target([0.0, 25.5, 255.0], 3, tau=2.0)
+    assert torch.allclose(t, torch.tensor([0.0, 2 * 0.2 ** 2, 2 * 4.0]))
+    assert torch.equal(discrepancy_target(25.5, 2), torch.full((2,), 0.2 ** 2))
+    with pytest.raises(ValueError, match="2 values for 3 images"):
+        discrepancy_target([1.0, 2.0], 3)
+    with pytest.raises(ValueError, match=">= 0"):
+        discrepancy_target(-1.0, 1)
+
+
+def test_stop_fires_at_once_when_the_start_already_explains_all_but_the_noise(G, z_true):
+    """y = G(z*) + noise of mean square exactly sigma^2: started at z* and the pretrained
+    weights the residual is sigma^2 at step 0, so the discrepancy stop (tau slightly
+    above 1) fires before any step and the output is G(z*) itself."""
+    with torch.no_grad():
+        x = G(z_true)
+    y = x + exact_noise(x.shape, 0, S2)
+    r = ia_lvr(G, y, SIGMA, z_init=z_true, steps=50, tau=1.0 + 1e-4, device=CPU)
+    assert r.steps_taken.tolist() == [0, 0, 0] and r.stopped.all()
+    assert torch.allclose(r.residual, torch.full((3,), S2), rtol=1e-4)
+    assert (r.images - x).abs().max() < 1e-5
+    assert torch.equal(r.z, z_true)
+
+
+def test_stop_fires_at_the_first_step_the_residual_reaches_the_target(G, z_true):
+    """From a poor start (another latent) the residual falls; the stop comes at the
+    first step whose residual is <= tau sigma^2, and no earlier."""
+    with torch.no_grad():
+        x = G(z_true)
+    y = x + exact_noise(x.shape, 1, S2)
+    z0 = sample_latent(3, 100, torch.Generator().manual_seed(9))
+    tau = 1.5
+    r = ia_lvr(G, y, SIGMA, z_init=z0, steps=400, lr=1e-3, lr_z=3e-2, tau=tau, device=CPU)
+    target = tau * S2
+    assert r.stopped.all(), r.residual
+    for i in range(3):
+        k = int(r.steps_taken[i])
+        h = r.history[:, i]
+        assert k > 0 and float(h[k]) <= target < float(h[:k].min())
+        assert torch.isnan(h[k + 1:]).all()          # it left the batch at its stop
+        assert float(r.residual[i]) == pytest.approx(float(h[k]))
+    # The returned images are the ones whose residual was measured at the stop.
+    fit = (r.images - y).pow(2).flatten(1).mean(1)
+    assert torch.allclose(fit, r.residual, rtol=1e-4)
+
+
+def test_budget_runs_out_when_the_target_cannot_be_reached(G, z_true):
+    with torch.no_grad():
+        y = G(z_true) + exact_noise((3, 3, 64, 64), 2, S2)
+    r = ia_lvr(G, y, 0.0, z_init=z_true, steps=5, device=CPU)
+    assert r.steps_taken.tolist() == [5, 5, 5] and not r.stopped.any()
+    assert torch.isfinite(r.history).all()
+    assert (r.residual < r.history[0]).all()          # it did fit the noisy image more
+
+
+def test_batch_gives_the_images_one_by_one(G, z_true):
+    with torch.no_grad():
+        y = G(z_true) + exact_noise((3, 3, 64, 64), 3, 1.2 * S2)
+    z0 = sample_latent(3, 100, torch.Generator().manual_seed(5))
+    kw = dict(steps=30, lr=1e-3, lr_z=3e-2, tau=1.3, device=CPU)
+    whole = ia_lvr(G, y, SIGMA, z_init=z0, **kw)
+    for i in range(3):
+        one = ia_lvr(G, y[i:i + 1], SIGMA, z_init=z0[i:i + 1], **kw)
+        assert int(one.steps_taken[0]) == int(whole.steps_taken[i])
+        assert (one.images[0] - whole.images[i]).abs().max() < 1e-4
+        assert (one.z[0] - whole.z[i]).abs().max() < 1e-4
+    d_whole = dip(y, SIGMA, steps=6, seed=2, device=CPU)
+    d_one = dip(y[1:2], SIGMA, steps=6, seed=2, device=CPU)
+    assert (d_one.images[0] - d_whole.images[1]).abs().max() < 1e-4
+
+
+def test_the_pretrained_generator_is_left_unchanged(G, z_true):
+    before = {k: v.clone() for k, v in G.state_dict().items()}
+    G.train()
+    try:
+        with torch.no_grad():
+            y = G.eval()(z_true) + exact_noise((3, 3, 64, 64), 4, S2)
+        G.train()
+        r = ia_lvr(G, y, 0.0, steps=10, lr=1e-2, device=CPU)   # never stops early
+        assert G.training
+    finally:
+        G.eval()
+    assert all(torch.equal(before[k], v) for k, v in G.state_dict().items())
+    assert all(not p.requires_grad or p.grad is None for p in G.parameters())
+    # It did adapt: the images are no longer on the pretrained generator's range.
+    with torch.no_grad():
+        assert (r.images - G(r.z)).abs().max() > 1e-3
+
+
+def test_same_seed_same_result_and_sigma_estimated_when_not_given(G, z_true):
+    with torch.no_grad():
+        y = G(z_true) + exact_noise((3, 3, 64, 64), 5, S2)
+    a = ia_lvr(G, y, steps=4, device=CPU)
+    b = ia_lvr(G, y, "auto", steps=4, device=CPU)
+    assert torch.equal(a.images, b.images) and torch.equal(a.sigma, b.sigma)
+    # The tiny generator's rough images make the wavelet estimate high; it is the
+    # estimate baselines gives, and the target follows it.
+    est = torch.as_tensor(estimate_sigma(y), dtype=torch.float32)
+    assert torch.allclose(a.sigma, est) and torch.allclose(a.target, (2 * est / 255) ** 2)
+    c = dip(y, SIGMA, steps=4, seed=7, device=CPU)
+    d = dip(y, SIGMA, steps=4, seed=7, device=CPU)
+    e = dip(y, SIGMA, steps=4, seed=8, device=CPU)
+    assert torch.equal(c.images, d.images) and not torch.equal(c.images, e.images)
+
+
+def test_gray_small_images_go_through_the_operator(G, z_true):
+    with torch.no_grad():
+        clean = Resize(25)(G(z_true).mean(1, keepdim=True))
+    y = clean + exact_noise(clean.shape, 6, S2)
+    r = ia_lvr(G, y, SIGMA, steps=5, device=CPU)
+    assert r.images.shape == (3, 3, 64, 64) and r.history.shape == (6, 3)
+    assert "Resize" in r.settings["operator"] and "Grayscale" in r.settings["operator"]
+
+
+def test_refusals(G, z_true):
+    y = torch.zeros(3, 3, 64, 64)
+    with pytest.raises(TypeError, match="DCGAN Generator"):
+        ia_lvr(torch.nn.Linear(100, 3), y, SIGMA)
+    with pytest.raises(ValueError, match="z_init has shape"):
+        ia_lvr(G, y, SIGMA, z_init=z_true[:2], device=CPU)
+    with pytest.raises(ValueError, match=">= 0"):
+        ia_lvr(G, y, -5.0, z_init=z_true, device=CPU)
+    with pytest.raises(ValueError, match="steps"):
+        dip(y, SIGMA, steps=-1)
+
+
+def test_backproject_blends_towards_the_observation():
+    x = torch.zeros(1, 3, 4, 4)
+    y = torch.full((1, 3, 4, 4), 0.5)
+    assert torch.equal(backproject(x, y, 0.0), x)
+    assert torch.allclose(backproject(x, y, 0.2), torch.full_like(x, 0.1))
+    with pytest.raises(ValueError, match="one shape"):
+        backproject(x, y[:, :1], 0.5)
+    with pytest.raises(ValueError, match="0..1"):
+        backproject(x, y, 1.5)
