@@ -13,11 +13,12 @@ The control, ``dip``, is the same network, loss and stop started from random wei
 (deep image prior, Ulyanov et al. 2018): IA-LVR's margin over it is what the GAN prior
 adds.
 
-Per-image weights are batched: the generator (batch norms folded, ``Generator.folded``)
-runs N images with N weight sets at once as transposed convolutions with N groups, and
-each image's Adam state is its own slice, so an image's result does not depend on its
-batch (up to float rounding). An image leaves the batch when it stops, so the rest run
-faster. Neither function modifies the caller's generator.
+Per-image weights can be batched: the generator (batch norms folded,
+``Generator.folded``) runs N images with N weight sets at once, each transposed
+convolution as a batched matrix product, and each image's Adam state is its own slice,
+so an image's result does not depend on its batch (up to float rounding). An image
+leaves the batch when it stops. On a 2-core CPU one image at a time was measured faster
+(``_default_batch``). Neither function modifies the caller's generator.
 """
 from __future__ import annotations
 
@@ -36,10 +37,11 @@ __all__ = ["AdaptiveResult", "ia_lvr", "dip", "backproject", "discrepancy_target
 
 # Defaults, chosen on CelebA-sample *training* faces (never the test images the book
 # scores): see ``python benchmarks/adaptive_tune.py``.
-# Measured there (8 faces, sigma 25/50/100): the discrepancy stop with TAU = 1 lands
-# within about 0.2 dB of the best stopping point in hindsight; smaller or larger TAU
-# was worse; a step size of 3e-5 or 1e-5 for the weights, or adapting only some layers,
-# changed PSNR by about 0.1 dB at two to five times the steps.
+# Measured there (8 faces, sigma 25/50/100; book/data/adaptive_tune_cpu): with IA_LR the
+# discrepancy stop at TAU = 1 lands 0.1-0.3 dB below the best stopping point in
+# hindsight, and TAU 0.8, 0.9 or 1.1 do worse; a weight step size of 3e-5 gains about
+# 0.1 dB for two to three times the steps, 3e-4 loses 0.3-0.6 dB. DIP: 1e-2 beats 3e-3,
+# and 3e-2 diverges. (Adapting only some layers, tried by hand, moved PSNR by 0.1 dB.)
 IA_STEPS = 300       # most steps per image; the discrepancy stop usually comes first
 IA_LR = 1e-4         # Adam step size of the generator's weights
 IA_LR_Z = 1e-2       # Adam step size of the latent
@@ -109,7 +111,7 @@ def _plan(folded: nn.Module):
     ("tanh",)."""
     plan = []
     for m in folded.main:
-        if isinstance(m, nn.ConvTranspose2d):
+        if isinstance(m, nn.ConvTranspose2d) and m.groups == 1:
             plan.append(("conv", m))
         elif isinstance(m, nn.ReLU):
             plan.append(("relu", None))
@@ -124,21 +126,33 @@ def _plan(folded: nn.Module):
 
 def _forward(plan, weights, z: torch.Tensor) -> torch.Tensor:
     """Images (n, C, H, W) for latents z (n, nz) and per-image weights: weights[2l] is
-    (n, Cin, Cout, k, k) and weights[2l + 1] is (n, Cout) for the l-th convolution."""
+    (n, Cin, Cout, k, k) and weights[2l + 1] is (n, Cout) for the l-th convolution.
+
+    A transposed convolution with per-image weights is a batched matrix product (each
+    input pixel times its image's weights gives a k x k patch per output channel)
+    followed by ``fold``, which adds the overlapping patches up: measured 1.8x faster per
+    step on this 2-core CPU than the same layer as a convolution with one group per
+    image."""
     n = z.shape[0]
-    x = z.reshape(1, -1, 1, 1)
+    x = z.reshape(n, -1, 1, 1)
     li = 0
     for kind, m in plan:
         if kind == "conv":
             w, b = weights[li], weights[li + 1]
             li += 2
-            x = F.conv_transpose2d(x, w.reshape(-1, *w.shape[2:]), b.reshape(-1), m.stride,
-                                   m.padding, m.output_padding, n, m.dilation)
+            cin, cout, kh, kw = w.shape[1:]
+            h, wd = x.shape[-2:]
+            cols = torch.bmm(w.reshape(n, cin, cout * kh * kw).transpose(1, 2),
+                             x.reshape(n, cin, h * wd))
+            size = [(d - 1) * s - 2 * p + dl * (k - 1) + op + 1 for d, s, p, dl, k, op in
+                    zip((h, wd), m.stride, m.padding, m.dilation, (kh, kw), m.output_padding)]
+            x = F.fold(cols, size, (kh, kw), dilation=m.dilation, padding=m.padding,
+                       stride=m.stride) + b[:, :, None, None]
         elif kind == "relu":
             x = F.relu(x)
         else:
             x = torch.tanh(x)
-    return x.reshape(n, -1, x.shape[-2], x.shape[-1])
+    return x
 
 
 def _stacked_weights(plan, n: int) -> list[torch.Tensor]:
@@ -150,6 +164,19 @@ def _stacked_weights(plan, n: int) -> list[torch.Tensor]:
     return out
 
 
+def _adam(params, lrs, states=None) -> torch.optim.Adam:
+    """Adam (betas 0.9, 0.999) with one step size per tensor; the fused kernel where
+    there is one (one pass over each tensor: measured five times faster than unfused
+    arithmetic on the per-image weights). ``states`` carries the moments over when the
+    batch shrinks."""
+    fused = params[0].device.type in ("cpu", "cuda")
+    opt = torch.optim.Adam([{"params": [p], "lr": lr} for p, lr in zip(params, lrs)],
+                           betas=(0.9, 0.999), eps=1e-8, fused=fused)
+    for p, st in zip(params, states or []):
+        opt.state[p] = st
+    return opt
+
+
 def _adapt(plan, weights, z, y, operator, target, *, steps, lr_w, lr_z, fit_z, callback):
     """The loop shared by IA-LVR and DIP: per-image Adam on (weights, z), discrepancy stop,
     stopped images leave the batch."""
@@ -157,23 +184,20 @@ def _adapt(plan, weights, z, y, operator, target, *, steps, lr_w, lr_z, fit_z, c
     dev = z.device
     images = torch.empty(n, *_forward(plan, [w[:1] for w in weights], z[:1]).shape[1:],
                          device=dev)
-    z_out = z.clone()
+    z_out = z.detach().clone()
     taken = torch.full((n,), steps, dtype=torch.long)
     residual = torch.empty(n)
     stopped = torch.zeros(n, dtype=torch.bool)
     hist = torch.full((steps + 1, n), float("nan"))
     idx = torch.arange(n, device=dev)            # which images are still in the batch
-    params = [*weights, z] if fit_z else list(weights)
     lrs = (list(lr_w) if isinstance(lr_w, (list, tuple)) else [lr_w] * len(weights)) \
         + ([lr_z] if fit_z else [])
-    m1 = [torch.zeros_like(p) for p in params]
-    m2 = [torch.zeros_like(p) for p in params]
-    b1, b2, eps = 0.9, 0.999, 1e-8
+    params = [p.detach().requires_grad_(True) for p in
+              ([*weights, z] if fit_z else weights)]
+    opt = _adam(params, lrs)
     yy, tt = y, target.to(dev)
     for t in range(steps + 1):
         with torch.enable_grad():
-            for p in params:
-                p.requires_grad_(True)
             zz = params[-1] if fit_z else z
             out = _forward(plan, params[:len(weights)], zz)
             res = (operator(out) - yy).pow(2).flatten(1).mean(1)
@@ -195,21 +219,47 @@ def _adapt(plan, weights, z, y, operator, target, *, steps, lr_w, lr_z, fit_z, c
             if bool(stop.all()):
                 break
             grads = torch.autograd.grad(res.sum(), params)
-        params = [p.detach() for p in params]
-        for p, g, a, v, lr in zip(params, grads, m1, m2, lrs):
-            a.lerp_(g, 1 - b1)
-            v.mul_(b2).addcmul_(g, g, value=1 - b2)
-            denom = (v / (1 - b2 ** (t + 1))).sqrt_().add_(eps)
-            p.addcdiv_(a, denom, value=-lr / (1 - b1 ** (t + 1)))
+        for p, g in zip(params, grads):
+            p.grad = g.contiguous()   # the fused kernel reads memory in order
+        # Adam is elementwise, so each image's slice of a tensor follows its own Adam.
+        opt.step()
         if bool(stop.any()):
             keep = ~stop
             idx, yy, tt = idx[keep], yy[keep], tt[keep]
-            params = [p[keep] for p in params]
-            m1 = [a[keep] for a in m1]
-            m2 = [v[keep] for v in m2]
+            states = [{k: (v[keep] if v.dim() > 0 else v) for k, v in opt.state[p].items()}
+                      for p in params]
+            params = [p.detach()[keep].requires_grad_(True) for p in params]
+            opt = _adam(params, lrs, states)
             if not fit_z:
                 z = z[keep]
     return images, z_out, taken, residual, stopped, hist
+
+
+def _default_batch(dev: torch.device) -> int:
+    """Images adapted together. Each image's weights serve that image alone, so a batch
+    adds no reuse of them, only memory traffic: on this project's 2-core CPU, 20 steps
+    on 8 images took 0.87 s per image in one batch and 0.63 s one image at a time
+    (``python benchmarks/adaptive_tune.py --only-batch-timing``, recorded in
+    book/data/adaptive_tune_cpu), so the CPU takes one image at a time; a GPU runs a
+    batch in parallel (not measured here)."""
+    return 1 if dev.type == "cpu" else 64
+
+
+def _adapt_in_batches(plan, z, y, op, target, batch_size, callback, **kw):
+    """``_adapt`` over consecutive batches of ``batch_size`` images, results joined."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size={batch_size}; expected >= 1.")
+    n = z.shape[0]
+    parts = []
+    for i in range(0, n, batch_size):
+        j = min(n, i + batch_size)
+        cb = None if callback is None else (
+            lambda t, idx, out, i=i: callback(t, idx + i, out))
+        parts.append(_adapt(plan, _stacked_weights(plan, j - i), z[i:j], y[i:j], op,
+                            target[i:j], callback=cb, **kw))
+    images, zs, taken, residual, stopped, hist = zip(*parts)
+    return (torch.cat(images), torch.cat(zs), torch.cat(taken), torch.cat(residual),
+            torch.cat(stopped), torch.cat(hist, dim=1))
 
 
 def _prepare(y, sigma, operator, device, nc):
@@ -226,7 +276,7 @@ def ia_lvr(generator: Generator, y: torch.Tensor, sigma=None, *,
            z_init: torch.Tensor | None = None, steps: int = IA_STEPS, lr: float = IA_LR,
            lr_z: float = IA_LR_Z, tau: float = TAU, operator: Operator | None = None,
            seed: int | None = 0, device: str | torch.device = "auto",
-           callback=None) -> AdaptiveResult:
+           batch_size: int | None = None, callback=None) -> AdaptiveResult:
     """Image-adaptive LVR: refine the latent and the generator's weights per image.
 
     generator: lvrlib's DCGAN ``Generator`` (left unchanged). y: (N, C, H, W) noisy
@@ -238,6 +288,8 @@ def ia_lvr(generator: Generator, y: torch.Tensor, sigma=None, *,
     discrepancy stop (mean squared residual <= tau * sigma^2) usually ends it sooner.
     lr, lr_z: Adam step sizes of the weights (a number, or a list with one per weight
     tensor: weight and bias of each layer in order; 0 freezes a tensor) and of the latent.
+    batch_size: images adapted together (each with its own weights); default 1 on the
+    CPU, where that was measured fastest, and 64 elsewhere. Results do not depend on it.
     callback: for studies, called as ``callback(step, image_indices, images)`` after each
     forward pass with the images (generator space) of the images still in the batch.
     """
@@ -261,12 +313,11 @@ def ia_lvr(generator: Generator, y: torch.Tensor, sigma=None, *,
         plan = _plan(generator.folded())
     finally:
         generator.train(was_training)
-    weights = _stacked_weights(plan, n)
     with torch.no_grad():
-        images, z, taken, residual, stopped, hist = _adapt(
-            plan, weights, z_init.detach().to(dev, torch.float32).clone(),
-            y.to(dev, torch.float32), op, target, steps=steps, lr_w=lr, lr_z=lr_z,
-            fit_z=True, callback=callback)
+        images, z, taken, residual, stopped, hist = _adapt_in_batches(
+            plan, z_init.detach().to(dev, torch.float32).clone(), y.to(dev, torch.float32),
+            op, target, _default_batch(dev) if batch_size is None else batch_size, callback,
+            steps=steps, lr_w=lr, lr_z=lr_z, fit_z=True)
     return AdaptiveResult(
         images=images.cpu(), z=z.cpu(), steps_taken=taken, residual=residual,
         target=target, sigma=torch.as_tensor(sigma, dtype=torch.float32).flatten().expand(n)
@@ -278,7 +329,8 @@ def ia_lvr(generator: Generator, y: torch.Tensor, sigma=None, *,
 def dip(y: torch.Tensor, sigma=None, *, config: DCGANConfig = DCGANConfig(),
         steps: int = DIP_STEPS, lr: float = DIP_LR, tau: float = TAU,
         operator: Operator | None = None, seed: int | None = 0,
-        device: str | torch.device = "cpu", callback=None) -> AdaptiveResult:
+        device: str | torch.device = "cpu", batch_size: int | None = None,
+        callback=None) -> AdaptiveResult:
     """Deep image prior with the DCGAN generator's architecture: the control of IA-LVR.
 
     Each image gets its own randomly initialised generator (``config``; PyTorch's default
@@ -302,12 +354,12 @@ def dip(y: torch.Tensor, sigma=None, *, config: DCGANConfig = DCGANConfig(),
                 m.reset_parameters()
     net = net.to(dev).eval()
     plan = _plan(net.folded())
-    weights = _stacked_weights(plan, n)
     z0 = sample_latent(1, config.nz, g, dev).expand(n, -1).contiguous()
     with torch.no_grad():
-        images, z, taken, residual, stopped, hist = _adapt(
-            plan, weights, z0, y.to(dev, torch.float32), op, target, steps=steps, lr_w=lr,
-            lr_z=0.0, fit_z=False, callback=callback)
+        images, z, taken, residual, stopped, hist = _adapt_in_batches(
+            plan, z0, y.to(dev, torch.float32), op, target,
+            _default_batch(dev) if batch_size is None else batch_size, callback,
+            steps=steps, lr_w=lr, lr_z=0.0, fit_z=False)
     return AdaptiveResult(
         images=images.cpu(), z=z.cpu(), steps_taken=taken, residual=residual,
         target=target, sigma=torch.as_tensor(sigma, dtype=torch.float32).flatten().expand(n)

@@ -92,13 +92,13 @@ def test_batch_gives_the_images_one_by_one(G, z_true):
         y = G(z_true) + exact_noise((3, 3, 64, 64), 3, 1.2 * S2)
     z0 = sample_latent(3, 100, torch.Generator().manual_seed(5))
     kw = dict(steps=30, lr=1e-3, lr_z=3e-2, tau=1.3, device=CPU)
-    whole = ia_lvr(G, y, SIGMA, z_init=z0, **kw)
+    whole = ia_lvr(G, y, SIGMA, z_init=z0, batch_size=3, **kw)
     for i in range(3):
         one = ia_lvr(G, y[i:i + 1], SIGMA, z_init=z0[i:i + 1], **kw)
         assert int(one.steps_taken[0]) == int(whole.steps_taken[i])
         assert (one.images[0] - whole.images[i]).abs().max() < 1e-4
         assert (one.z[0] - whole.z[i]).abs().max() < 1e-4
-    d_whole = dip(y, SIGMA, steps=6, seed=2, device=CPU)
+    d_whole = dip(y, SIGMA, steps=6, seed=2, device=CPU, batch_size=3)
     d_one = dip(y[1:2], SIGMA, steps=6, seed=2, device=CPU)
     assert (d_one.images[0] - d_whole.images[1]).abs().max() < 1e-4
 
@@ -156,6 +156,8 @@ def test_refusals(G, z_true):
         ia_lvr(G, y, -5.0, z_init=z_true, device=CPU)
     with pytest.raises(ValueError, match="steps"):
         dip(y, SIGMA, steps=-1)
+    with pytest.raises(ValueError, match="batch_size"):
+        dip(y, SIGMA, steps=1, batch_size=0)
 
 
 def test_backproject_blends_towards_the_observation():
