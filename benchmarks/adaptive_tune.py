@@ -101,7 +101,7 @@ def main(argv=None):
     rows = []
 
     def record(method, setting, sigma, out, seconds):
-        row = dict(method=method, setting=setting, sigma=sigma, stop="",
+        row = dict(method=method, setting=setting, sigma=sigma, images=n, stop="",
                    psnr=float(psnr(out, x).mean()), steps=float("nan"), reached=float("nan"),
                    s_per_image=seconds / n)
         rows.append(row)
@@ -112,12 +112,12 @@ def main(argv=None):
         """The stops read off one run's path; seconds per image up to each stop."""
         per_step = res.seconds / n / (steps + 1)
         cols = np.arange(n)
-        stops = {f"tau {t:g}": stop_at(res.history, t * res.target) for t in taus}
-        stops["best in hindsight"] = np.nanargmax(trace, 0)
-        for name, k in stops.items():
-            reached = (res.history[k, cols] <= res.target).float().mean() \
-                if name.startswith("tau") else float("nan")
-            row = dict(method=method, setting=setting, sigma=sigma, stop=name,
+        stops = {f"tau {t:g}": (stop_at(res.history, t * res.target), t) for t in taus}
+        stops["best in hindsight"] = (np.nanargmax(trace, 0), None)
+        for name, (k, t) in stops.items():
+            reached = float("nan") if t is None else \
+                float((res.history[k, cols] <= t * res.target).float().mean())
+            row = dict(method=method, setting=setting, sigma=sigma, images=n, stop=name,
                        psnr=float(trace[k, cols].mean()), steps=float(k.mean()),
                        reached=float(reached), s_per_image=per_step * (k.mean() + 1))
             rows.append(row)

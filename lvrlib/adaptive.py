@@ -30,7 +30,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .dcgan import DCGANConfig, Generator, resolve_device, sample_latent
-from .recovery import Operator, operator_for, recover
+from .recovery import Operator, _device_for, operator_for, recover
 
 __all__ = ["AdaptiveResult", "ia_lvr", "dip", "backproject", "discrepancy_target",
            "IA_STEPS", "IA_LR", "IA_LR_Z", "DIP_STEPS", "DIP_LR", "TAU"]
@@ -39,9 +39,10 @@ __all__ = ["AdaptiveResult", "ia_lvr", "dip", "backproject", "discrepancy_target
 # scores): see ``python benchmarks/adaptive_tune.py``.
 # Measured there (8 faces, sigma 25/50/100; book/data/adaptive_tune_cpu): with IA_LR the
 # discrepancy stop at TAU = 1 lands 0.1-0.3 dB below the best stopping point in
-# hindsight, and TAU 0.8, 0.9 or 1.1 do worse; a weight step size of 3e-5 gains about
-# 0.1 dB for two to three times the steps, 3e-4 loses 0.3-0.6 dB. DIP: 1e-2 beats 3e-3,
-# and 3e-2 diverges. (Adapting only some layers, tried by hand, moved PSNR by 0.1 dB.)
+# hindsight; TAU 0.8 and 1.1 do worse at every sigma, TAU 0.9 is better at sigma 25 and
+# worse at 50 and 100. A weight step size of 3e-5 is within 0.1 dB of IA_LR (either way)
+# for two to three times the steps, 3e-4 loses 0.3-0.6 dB. DIP: 1e-2 beats 3e-3, and 3e-2
+# diverges. (Adapting only some layers, tried by hand, moved PSNR by about 0.1 dB.)
 IA_STEPS = 300       # most steps per image; the discrepancy stop usually comes first
 IA_LR = 1e-4         # Adam step size of the generator's weights
 IA_LR_Z = 1e-2       # Adam step size of the latent
@@ -190,6 +191,9 @@ def _adapt(plan, weights, z, y, operator, target, *, steps, lr_w, lr_z, fit_z, c
     stopped = torch.zeros(n, dtype=torch.bool)
     hist = torch.full((steps + 1, n), float("nan"))
     idx = torch.arange(n, device=dev)            # which images are still in the batch
+    if isinstance(lr_w, (list, tuple)) and len(lr_w) != len(weights):
+        raise ValueError(f"lr has {len(lr_w)} step sizes; the generator has {len(weights)} "
+                         "weight tensors (weight and bias of each layer).")
     lrs = (list(lr_w) if isinstance(lr_w, (list, tuple)) else [lr_w] * len(weights)) \
         + ([lr_z] if fit_z else [])
     params = [p.detach().requires_grad_(True) for p in
@@ -289,17 +293,18 @@ def ia_lvr(generator: Generator, y: torch.Tensor, sigma=None, *,
     lr, lr_z: Adam step sizes of the weights (a number, or a list with one per weight
     tensor: weight and bias of each layer in order; 0 freezes a tensor) and of the latent.
     batch_size: images adapted together (each with its own weights); default 1 on the
-    CPU, where that was measured fastest, and 64 elsewhere. Results do not depend on it.
+    CPU, where that was measured fastest, and 64 elsewhere. Results do not depend on it
+    beyond float rounding (which can move an image's stop by a step).
     callback: for studies, called as ``callback(step, image_indices, images)`` after each
     forward pass with the images (generator space) of the images still in the batch.
     """
-    if not isinstance(generator, Generator):
+    if not isinstance(generator, Generator) or type(generator).forward is not Generator.forward:
         raise TypeError("ia_lvr needs lvrlib's DCGAN Generator (its layers are adapted "
                         f"per image); got {type(generator).__name__}.")
     if steps < 0:
         raise ValueError(f"steps={steps}; expected >= 0.")
     t0 = time.perf_counter()
-    dev = resolve_device(device if device != "auto" else next(generator.parameters()).device)
+    dev = _device_for(generator, device)   # the generator's device; another one is refused
     sigma, op = _prepare(y, sigma, operator, dev, generator.config.nc)
     n = y.shape[0]
     target = discrepancy_target(sigma, n, tau)
@@ -308,11 +313,7 @@ def ia_lvr(generator: Generator, y: torch.Tensor, sigma=None, *,
     if tuple(z_init.shape) != (n, generator.config.nz):
         raise ValueError(f"z_init has shape {tuple(z_init.shape)}; expected "
                          f"({n}, {generator.config.nz}).")
-    was_training = generator.training
-    try:
-        plan = _plan(generator.folded())
-    finally:
-        generator.train(was_training)
+    plan = _plan(generator.folded())      # a copy; the generator's mode is not touched
     with torch.no_grad():
         images, z, taken, residual, stopped, hist = _adapt_in_batches(
             plan, z_init.detach().to(dev, torch.float32).clone(), y.to(dev, torch.float32),
@@ -329,7 +330,7 @@ def ia_lvr(generator: Generator, y: torch.Tensor, sigma=None, *,
 def dip(y: torch.Tensor, sigma=None, *, config: DCGANConfig = DCGANConfig(),
         steps: int = DIP_STEPS, lr: float = DIP_LR, tau: float = TAU,
         operator: Operator | None = None, seed: int | None = 0,
-        device: str | torch.device = "cpu", batch_size: int | None = None,
+        device: str | torch.device = "auto", batch_size: int | None = None,
         callback=None) -> AdaptiveResult:
     """Deep image prior with the DCGAN generator's architecture: the control of IA-LVR.
 

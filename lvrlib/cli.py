@@ -437,13 +437,16 @@ def _denoise_lvr(args, plan: _Plan, y: "torch.Tensor", idx: list[int],
         from . import adaptive
 
         steps = adaptive.IA_STEPS
-        bar = _progress(steps + 1, f"IA-LVR ({len(idx)} {'gray' if c == 1 else 'colour'},"
-                        " stops early)", args.quiet)
+        # At most steps + 1 passes per image; an image that stops early skips the rest.
+        bar = _progress(len(idx) * (steps + 1), f"IA-LVR ({len(idx)} "
+                        f"{'gray' if c == 1 else 'colour'}, most images stop early)",
+                        args.quiet)
         t0 = time.perf_counter()
         try:
             ia = adaptive.ia_lvr(plan.G, y, sig, z_init=res.z, steps=steps, operator=op,
                                  seed=args.seed, device=plan.device,
-                                 callback=lambda *_: bar.update(1))
+                                 callback=lambda t, ids, out: bar.update(len(ids)))
+            bar.update(bar.total - bar.n)
         finally:
             bar.close()
         t_ia = time.perf_counter() - t0

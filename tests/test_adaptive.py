@@ -88,16 +88,29 @@ def test_budget_runs_out_when_the_target_cannot_be_reached(G, z_true):
 
 
 def test_batch_gives_the_images_one_by_one(G, z_true):
+    """Per-image sigmas make the images stop at different steps, so the batch shrinks
+    (and carries each remaining image's Adam state over) while the others go on."""
     with torch.no_grad():
-        y = G(z_true) + exact_noise((3, 3, 64, 64), 3, 1.2 * S2)
+        y = G(z_true) + exact_noise((3, 3, 64, 64), 3, S2)
     z0 = sample_latent(3, 100, torch.Generator().manual_seed(5))
-    kw = dict(steps=30, lr=1e-3, lr_z=3e-2, tau=1.3, device=CPU)
-    whole = ia_lvr(G, y, SIGMA, z_init=z0, batch_size=3, **kw)
+    sig = [45.0, 36.0, 30.0]   # stops measured at steps 3, 8 and 17
+    kw = dict(steps=40, lr=1e-3, lr_z=3e-2, device=CPU)
+    seen = []
+    whole = ia_lvr(G, y, sig, z_init=z0, batch_size=3, **kw,
+                   callback=lambda t, idx, out: seen.append((t, idx.tolist())))
+    assert whole.stopped.all() and len(set(whole.steps_taken.tolist())) == 3
+    # The callback names the images still in the batch: all three, then fewer.
+    assert seen[0] == (0, [0, 1, 2]) and len(seen[-1][1]) == 1
     for i in range(3):
-        one = ia_lvr(G, y[i:i + 1], SIGMA, z_init=z0[i:i + 1], **kw)
+        one = ia_lvr(G, y[i:i + 1], sig[i], z_init=z0[i:i + 1], **kw)
         assert int(one.steps_taken[0]) == int(whole.steps_taken[i])
         assert (one.images[0] - whole.images[i]).abs().max() < 1e-4
         assert (one.z[0] - whole.z[i]).abs().max() < 1e-4
+    # Batches of two: the callback's indices are those of the whole input.
+    seen.clear()
+    ia_lvr(G, y, sig, z_init=z0, batch_size=2, **kw,
+           callback=lambda t, idx, out: seen.append(tuple(idx.tolist())))
+    assert set(seen) >= {(0, 1), (2,)} and all(max(s) <= 2 for s in seen)
     d_whole = dip(y, SIGMA, steps=6, seed=2, device=CPU, batch_size=3)
     d_one = dip(y[1:2], SIGMA, steps=6, seed=2, device=CPU)
     assert (d_one.images[0] - d_whole.images[1]).abs().max() < 1e-4
@@ -158,6 +171,14 @@ def test_refusals(G, z_true):
         dip(y, SIGMA, steps=-1)
     with pytest.raises(ValueError, match="batch_size"):
         dip(y, SIGMA, steps=1, batch_size=0)
+    with pytest.raises(ValueError, match="weight tensors"):
+        ia_lvr(G, y, SIGMA, z_init=z_true, lr=[1e-4, 1e-4], device=CPU)
+
+    class Other(type(G)):
+        def forward(self, z):
+            return -super().forward(z)
+    with pytest.raises(TypeError, match="DCGAN Generator"):
+        ia_lvr(Other(G.config), y, SIGMA, z_init=z_true)
 
 
 def test_backproject_blends_towards_the_observation():

@@ -253,6 +253,16 @@ def test_ia_lvr_fits_closer_than_lvr_and_stops_at_the_noise_level(tmp_path, caps
     from lvrlib import adaptive
 
     monkeypatch.setattr(adaptive, "IA_STEPS", 40)
+    bars = []
+
+    def counting_bar(total, desc, quiet, unit="step"):
+        import io
+
+        from tqdm import tqdm
+        bars.append(tqdm(total=total, desc=desc, file=io.StringIO()))
+        return bars[-1]
+
+    monkeypatch.setattr(cli, "_progress", counting_bar)
     face = tmp_path / "face.png"
     assert main(["sample", "-n", "1", "-o", str(face), "--seed", "3"]) == 0
     out = tmp_path / "out"
@@ -263,6 +273,8 @@ def test_ia_lvr_fits_closer_than_lvr_and_stops_at_the_noise_level(tmp_path, caps
     assert Image.open(out / "face_ia-lvr.png").size == (64, 64)
     (row,) = read_summary(out)
     assert row["method"] == "ia-lvr" and row["sigma"] == "50.00"
+    # LVR's bar, then IA-LVR's: one image, at most 41 passes, filled when it stops.
+    assert [b.total for b in bars] == [4, 41] and bars[1].n == 41
     # It starts from LVR's latent (3 steps here) and fits until the mean squared
     # residual reaches sigma^2 = (2 * 50 / 255)^2, or the 40 steps run out.
     target = (2 * 50 / 255) ** 2
