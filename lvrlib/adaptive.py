@@ -183,8 +183,7 @@ def _adapt(plan, weights, z, y, operator, target, *, steps, lr_w, lr_z, fit_z, c
     stopped images leave the batch."""
     n = z.shape[0]
     dev = z.device
-    images = torch.empty(n, *_forward(plan, [w[:1] for w in weights], z[:1]).shape[1:],
-                         device=dev)
+    images = None                                # (n, C, H, W), made at the first stop
     z_out = z.detach().clone()
     taken = torch.full((n,), steps, dtype=torch.long)
     residual = torch.empty(n)
@@ -214,6 +213,8 @@ def _adapt(plan, weights, z, y, operator, target, *, steps, lr_w, lr_z, fit_z, c
                 stop = torch.ones_like(stop)
             if bool(stop.any()):
                 where = idx[stop]
+                if images is None:
+                    images = out.new_empty(n, *out.shape[1:])
                 images[where] = out.detach()[stop]
                 z_out[where] = zz.detach()[stop]
                 w_cpu = where.cpu()
@@ -276,6 +277,23 @@ def _prepare(y, sigma, operator, device, nc):
     return sigma, op
 
 
+def _fit(plan, z0, y, sigma, target, op, dev, batch_size, callback, t0, settings,
+         **kw) -> AdaptiveResult:
+    """What ``ia_lvr`` and ``dip`` share once their network and start are ready: the
+    batched fit with its stop, and the result on the CPU."""
+    n = y.shape[0]
+    with torch.no_grad():
+        images, z, taken, residual, stopped, hist = _adapt_in_batches(
+            plan, z0, y.to(dev, torch.float32), op, target,
+            _default_batch(dev) if batch_size is None else batch_size, callback, **kw)
+    sig = torch.as_tensor(sigma, dtype=torch.float32).flatten().expand(n).clone()
+    return AdaptiveResult(
+        images=images.cpu(), z=z.cpu(), steps_taken=taken, residual=residual,
+        target=target, sigma=sig, stopped=stopped, history=hist,
+        seconds=time.perf_counter() - t0,
+        settings={**settings, "operator": repr(op), "device": str(dev)})
+
+
 def ia_lvr(generator: Generator, y: torch.Tensor, sigma=None, *,
            z_init: torch.Tensor | None = None, steps: int = IA_STEPS, lr: float = IA_LR,
            lr_z: float = IA_LR_Z, tau: float = TAU, operator: Operator | None = None,
@@ -307,24 +325,17 @@ def ia_lvr(generator: Generator, y: torch.Tensor, sigma=None, *,
     dev = _device_for(generator, device)   # the generator's device; another one is refused
     sigma, op = _prepare(y, sigma, operator, dev, generator.config.nc)
     n = y.shape[0]
-    target = discrepancy_target(sigma, n, tau)
+    target = discrepancy_target(sigma, n, tau)   # checks sigma before any work
     if z_init is None:
         z_init = recover(generator, y, operator=op, seed=seed, device=dev).z
     if tuple(z_init.shape) != (n, generator.config.nz):
         raise ValueError(f"z_init has shape {tuple(z_init.shape)}; expected "
                          f"({n}, {generator.config.nz}).")
     plan = _plan(generator.folded())      # a copy; the generator's mode is not touched
-    with torch.no_grad():
-        images, z, taken, residual, stopped, hist = _adapt_in_batches(
-            plan, z_init.detach().to(dev, torch.float32).clone(), y.to(dev, torch.float32),
-            op, target, _default_batch(dev) if batch_size is None else batch_size, callback,
-            steps=steps, lr_w=lr, lr_z=lr_z, fit_z=True)
-    return AdaptiveResult(
-        images=images.cpu(), z=z.cpu(), steps_taken=taken, residual=residual,
-        target=target, sigma=torch.as_tensor(sigma, dtype=torch.float32).flatten().expand(n)
-        .clone(), stopped=stopped, history=hist, seconds=time.perf_counter() - t0,
-        settings=dict(method="ia-lvr", steps=steps, lr=lr, lr_z=lr_z, tau=tau,
-                      operator=repr(op), seed=seed, device=str(dev)))
+    return _fit(plan, z_init.detach().to(dev, torch.float32).clone(), y, sigma, target, op,
+                dev, batch_size, callback, t0,
+                dict(method="ia-lvr", steps=steps, lr=lr, lr_z=lr_z, tau=tau, seed=seed),
+                steps=steps, lr_w=lr, lr_z=lr_z, fit_z=True)
 
 
 def dip(y: torch.Tensor, sigma=None, *, config: DCGANConfig = DCGANConfig(),
@@ -345,7 +356,7 @@ def dip(y: torch.Tensor, sigma=None, *, config: DCGANConfig = DCGANConfig(),
     dev = resolve_device(device)
     sigma, op = _prepare(y, sigma, operator, dev, config.nc)
     n = y.shape[0]
-    target = discrepancy_target(sigma, n, tau)
+    target = discrepancy_target(sigma, n, tau)   # checks sigma before any work
     g = torch.Generator().manual_seed(0 if seed is None else seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0 if seed is None else seed)
@@ -356,14 +367,6 @@ def dip(y: torch.Tensor, sigma=None, *, config: DCGANConfig = DCGANConfig(),
     net = net.to(dev).eval()
     plan = _plan(net.folded())
     z0 = sample_latent(1, config.nz, g, dev).expand(n, -1).contiguous()
-    with torch.no_grad():
-        images, z, taken, residual, stopped, hist = _adapt_in_batches(
-            plan, z0, y.to(dev, torch.float32), op, target,
-            _default_batch(dev) if batch_size is None else batch_size, callback,
-            steps=steps, lr_w=lr, lr_z=0.0, fit_z=False)
-    return AdaptiveResult(
-        images=images.cpu(), z=z.cpu(), steps_taken=taken, residual=residual,
-        target=target, sigma=torch.as_tensor(sigma, dtype=torch.float32).flatten().expand(n)
-        .clone(), stopped=stopped, history=hist, seconds=time.perf_counter() - t0,
-        settings=dict(method="dip", steps=steps, lr=lr, tau=tau, operator=repr(op),
-                      seed=seed, device=str(dev)))
+    return _fit(plan, z0, y, sigma, target, op, dev, batch_size, callback, t0,
+                dict(method="dip", steps=steps, lr=lr, tau=tau, seed=seed),
+                steps=steps, lr_w=lr, lr_z=0.0, fit_z=False)
