@@ -29,8 +29,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .dcgan import DCGANConfig, Generator, resolve_device, sample_latent
-from .recovery import Operator, _device_for, operator_for, recover
+from .dcgan import DCGANConfig, Generator, device_for, resolve_device, sample_latent
+from .physics import Operator, operator_for, sigma_to_unit
+from .recovery import recover
 
 __all__ = ["AdaptiveResult", "ia_lvr", "dip", "backproject", "discrepancy_target",
            "IA_STEPS", "IA_LR", "IA_LR_Z", "DIP_STEPS", "DIP_LR", "TAU"]
@@ -89,7 +90,7 @@ def discrepancy_target(sigma, n: int, tau: float = TAU) -> torch.Tensor:
         raise ValueError("sigma must be finite and >= 0 (0..255 pixel units).")
     if not tau > 0:
         raise ValueError(f"tau={tau}; expected > 0.")
-    return (tau * (2.0 * s / 255.0) ** 2).to(torch.float32)
+    return (tau * sigma_to_unit(s) ** 2).to(torch.float32)
 
 
 def backproject(x: torch.Tensor, y: torch.Tensor, weight: float) -> torch.Tensor:
@@ -322,7 +323,7 @@ def ia_lvr(generator: Generator, y: torch.Tensor, sigma=None, *,
     if steps < 0:
         raise ValueError(f"steps={steps}; expected >= 0.")
     t0 = time.perf_counter()
-    dev = _device_for(generator, device)   # the generator's device; another one is refused
+    dev = device_for(generator, device)   # the generator's device; another one is refused
     sigma, op = _prepare(y, sigma, operator, dev, generator.config.nc)
     n = y.shape[0]
     target = discrepancy_target(sigma, n, tau)   # checks sigma before any work

@@ -42,8 +42,9 @@ def results_dir() -> Path:
 #: file-writing helpers (_io) are left out, so that changing a plot does not throw away
 #: hours of computation; the book's own freshness check (book/_ext) re-executes the
 #: notebooks when any module changes.
-COMPUTE_MODULES = ("adaptive", "baselines", "cache", "checkpoints", "data", "dcgan", "encoder", "experiments",
-                   "metrics", "profiles", "recovery", "sharpness", "training", "workers")
+COMPUTE_MODULES = ("adaptive", "baselines", "cache", "checkpoints", "data", "dcgan", "encoder",
+                   "experiments", "methods", "metrics", "physics", "profiles", "recovery",
+                   "settings", "sharpness", "training", "updates", "workers")
 
 
 @functools.lru_cache(maxsize=1)

@@ -16,7 +16,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ._io import atomic_path, atomic_write_text
-from .data import _sha256_file
+from .data import sha256_file
 from .dcgan import DCGANConfig, Discriminator, Generator, resolve_device
 
 __all__ = [
@@ -40,7 +40,7 @@ class CheckpointError(RuntimeError):
 
 
 def _sha256(path: Path) -> str:
-    return _sha256_file(path)
+    return sha256_file(path)
 
 
 def _json_path(path: Path) -> Path:

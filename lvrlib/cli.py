@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ._io import atomic_write_bytes
+from .methods import CLI_METHODS, METHODS
 
 __all__ = ["main", "build_parser"]
 
@@ -100,8 +101,6 @@ def cmd_sample(args) -> int:
 
 
 # --------------------------------------------------------------------------- denoise
-METHODS = ("lvr", "lvr-sa", "ia-lvr", "bm3d")
-METHOD_LABELS = {"lvr": "LVR", "lvr-sa": "LVR-SA", "ia-lvr": "IA-LVR", "bm3d": "BM3D"}
 ALL_METHODS = ("lvr", "lvr-sa", "bm3d")   # --method all: the paper's methods
 #: File endings taken from a folder given as input (files named directly are always tried).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
@@ -255,7 +254,7 @@ class _Plan:
     methods: list[str]
     sigma: float | str | None          # given (0..255 pixel units), "auto" or None
     add_noise: float | None
-    lr: float | None
+    lvr: "LVRSettings"                 # --steps, --lr, --restarts
     device: "torch.device"
     G: "Generator | None"              # loaded when an LVR method runs
     bank: "SharpnessBank | None"       # loaded for lvr-sa
@@ -265,7 +264,7 @@ class _Plan:
 
     @property
     def lvr_methods(self) -> list[str]:
-        return [m for m in self.methods if m in ("lvr", "lvr-sa", "ia-lvr")]
+        return [m for m in self.methods if METHODS[m].family != "classical"]
 
 
 @dataclass
@@ -291,12 +290,12 @@ class _Denoised:
 def _plan_denoise(args) -> _Plan:
     """Check every option, the checkpoint, the sharpness vectors and every output path;
     raise CLIError (exit 2) before any work."""
-    from .recovery import recover
+    from .settings import LVRSettings
 
     methods = list(ALL_METHODS) if args.method == "all" else [args.method]
     sigma = _parse_sigma(args.sigma, "--sigma", allow_auto=True)
     add_noise = _parse_sigma(args.add_noise, "--add-noise", allow_auto=False)
-    needs_sigma = [m for m in methods if m != "lvr"]
+    needs_sigma = [m for m in methods if METHODS[m].needs_sigma]
     if sigma is None and needs_sigma:
         raise CLIError(f"--method {args.method} needs --sigma (a number in 0..255 pixel units, "
                        f"or auto to estimate it per image): {' and '.join(needs_sigma)} use it.")
@@ -307,7 +306,7 @@ def _plan_denoise(args) -> _Plan:
         raise CLIError(f"--lr {args.lr}: expected a positive step size.")
     dev = _resolve_device_cli(args.device)
     G = bank = None
-    if any(m in ("lvr", "lvr-sa", "ia-lvr") for m in methods):
+    if any(METHODS[m].family != "classical" for m in methods):
         from .checkpoints import load_generator
 
         G = load_generator(args.checkpoint, device=str(dev))  # CheckpointError: exit 2
@@ -332,7 +331,8 @@ def _plan_denoise(args) -> _Plan:
     if existing and not args.overwrite:
         more = f" (and {len(existing) - 1} more outputs)" if len(existing) > 1 else ""
         raise CLIError(f"{existing[0]}{more} already exists; pass --overwrite to replace it.")
-    return _Plan(methods, sigma, add_noise, lr, dev, G, bank, files, problems, outdir)
+    lvr = LVRSettings(steps=args.steps, lr=lr, restarts=args.restarts, id="cli")
+    return _Plan(methods, sigma, add_noise, lvr, dev, G, bank, files, problems, outdir)
 
 
 def _read_inputs(args, plan: _Plan) -> _Inputs:
@@ -383,100 +383,81 @@ def _sigmas_for(args, plan: _Plan, inputs: _Inputs, y: "torch.Tensor",
     return [None if plan.sigma is None else float(plan.sigma)] * len(idx)
 
 
-def _denoise_lvr(args, plan: _Plan, y: "torch.Tensor", idx: list[int],
-                 sig: list[float | None], out: _Denoised) -> None:
-    """LVR (and LVR-SA from the same recovery) on one batch of same-channel images."""
-    import time
+class _Bars:
+    """The progress bars of one batch, one per method, fed by the methods' callbacks: LVR
+    counts one generator pass per step plus the result, IA-LVR one per image and step
+    (an image that stops early skips the rest of its bar), BM3D one per image."""
 
-    import torch
+    def __init__(self, args, plan: _Plan, y: "torch.Tensor"):
+        from .adaptive import IA_STEPS
 
-    from .recovery import Grayscale, recover
+        kind = f"{len(y)} {'gray' if y.shape[1] == 1 else 'colour'}"
+        steps = plan.lvr.resolve(plan.G)[0].steps if plan.lvr_methods else 0
+        self.bars = {
+            "lvr": _progress(steps + 1, f"LVR ({kind})", args.quiet)
+            if plan.lvr_methods else None,
+            "ia-lvr": _progress(len(y) * (IA_STEPS + 1), f"IA-LVR ({kind}, most images stop "
+                                "early)", args.quiet) if "ia-lvr" in plan.methods else None,
+            "bm3d": _progress(len(y), "BM3D", args.quiet, unit="image")
+            if "bm3d" in plan.methods else None}
 
-    c = y.shape[1]
-    op = Grayscale() if c == 1 else None
-    steps = args.steps
-    if steps is None:   # recover()'s default for the start it will use
-        from .recovery import start_and_defaults
-        steps = start_and_defaults(plan.G)[2]["steps"]
-    bar = _progress(steps + 1, f"LVR ({len(idx)} {'gray' if c == 1 else 'colour'})",
-                    args.quiet)
+    def callback(self, key: str, y):
+        bar = self.bars.get(key)
+        if key == "ia-lvr":
+            return lambda t, ids, out: bar.update(len(ids))
+        return (lambda: bar.update(1)) if bar is not None else None
 
-    t0 = time.perf_counter()
-    try:   # recover() calls back after each generator pass: one per step, one at the end
-        res = recover(plan.G, y, steps=steps, restarts=args.restarts, lr=plan.lr,
-                      seed=args.seed, device=plan.device, callback=lambda: bar.update(1))
-    finally:
-        bar.close()
-    t_lvr = time.perf_counter() - t0
-    if "lvr" in plan.methods:
-        with torch.no_grad():
-            proj = op(res.images) if op is not None else res.images
-        for k, i in enumerate(idx):
-            out.outputs[i, "lvr"] = proj[k]
-            out.residual[i, "lvr"] = float(res.loss[k])
-            out.seconds[i, "lvr"] = t_lvr / len(idx)
+    def close(self) -> None:
+        for bar in self.bars.values():
+            if bar is not None:
+                bar.update(bar.total - bar.n)
+                bar.close()
+
+
+def _bank_range_note(args, plan: _Plan, sig: list[float]) -> None:
+    lo, hi = plan.bank.sigmas[0], plan.bank.sigmas[-1]
+    outside = [f"{v:.1f}" for v in sig if not lo <= v <= hi]
+    if outside:
+        _note(args, f"sigma {', '.join(outside)} lies outside the stored sharpness "
+                    f"range {lo:g}..{hi:g}: the nearest vector is used (scaled "
+                    "towards 0 below the range)")
+
+
+def _denoise_batch(args, plan: _Plan, y: "torch.Tensor", idx: list[int],
+                   sig: list[float | None], out: _Denoised) -> None:
+    """Every method on one batch of same-channel images, through the method registry
+    (LVR once, for LVR-SA and IA-LVR too); BM3D one image at a time, so that each one's
+    seconds are measured."""
+    from .methods import Context, run_method, run_methods
+
     if "lvr-sa" in plan.methods:
-        from .sharpness import lvr_sa
-
-        lo, hi = plan.bank.sigmas[0], plan.bank.sigmas[-1]
-        outside = [f"{v:.1f}" for v in sig if not lo <= v <= hi]
-        if outside:
-            _note(args, f"sigma {', '.join(outside)} lies outside the stored sharpness "
-                        f"range {lo:g}..{hi:g}: the nearest vector is used (scaled "
-                        "towards 0 below the range)")
-        t0 = time.perf_counter()
-        s = torch.stack([plan.bank.at(v) for v in sig])
-        sa = lvr_sa(plan.G, res.z, s, operator=op)
-        t_sa = time.perf_counter() - t0
-        r = (sa - y).pow(2).flatten(1).mean(1)
+        _bank_range_note(args, plan, sig)
+    bars = _Bars(args, plan, y)
+    ctx = Context(generator=plan.G, lvr=plan.lvr, bank=plan.bank, seed=args.seed,
+                  device=plan.device, progress=bars.callback)
+    try:
+        done = run_methods(plan.lvr_methods, y, sig, ctx)
         for k, i in enumerate(idx):
-            out.outputs[i, "lvr-sa"] = sa[k]
-            out.residual[i, "lvr-sa"] = float(r[k])
-            out.seconds[i, "lvr-sa"] = (t_lvr + t_sa) / len(idx)
-    if "ia-lvr" in plan.methods:
-        from . import adaptive
-
-        steps = adaptive.IA_STEPS
-        # At most steps + 1 passes per image; an image that stops early skips the rest.
-        bar = _progress(len(idx) * (steps + 1), f"IA-LVR ({len(idx)} "
-                        f"{'gray' if c == 1 else 'colour'}, most images stop early)",
-                        args.quiet)
-        t0 = time.perf_counter()
-        try:
-            ia = adaptive.ia_lvr(plan.G, y, sig, z_init=res.z, steps=steps, operator=op,
-                                 seed=args.seed, device=plan.device,
-                                 callback=lambda t, ids, out: bar.update(len(ids)))
-            bar.update(bar.total - bar.n)
-        finally:
-            bar.close()
-        t_ia = time.perf_counter() - t0
-        with torch.no_grad():
-            proj = op(ia.images) if op is not None else ia.images
+            if "bm3d" in plan.methods:
+                done_k = run_method("bm3d", y[k:k + 1], sig[k], ctx)
+                bars.bars["bm3d"].update(1)
+                out.outputs[i, "bm3d"] = done_k.images[0]
+                out.seconds[i, "bm3d"] = done_k.seconds
+    finally:
+        bars.close()
+    for m, o in done.items():
+        residual = (o.loss if o.loss is not None and m == "lvr" else
+                    o.extra["residual"] if "residual" in o.extra else
+                    (o.images - y).pow(2).flatten(1).mean(1))
         for k, i in enumerate(idx):
-            out.outputs[i, "ia-lvr"] = proj[k]
-            out.residual[i, "ia-lvr"] = float(ia.residual[k])
-            out.seconds[i, "ia-lvr"] = (t_lvr + t_ia) / len(idx)
-
-
-def _denoise_bm3d(args, y: "torch.Tensor", idx: list[int], sig: list[float],
-                  out: _Denoised) -> None:
-    """BM3D, one image at a time (so that each one's seconds are measured)."""
-    import time
-
-    from .baselines import bm3d_denoise
-
-    bar = _progress(len(idx), "BM3D", args.quiet, unit="image")
-    for k, i in enumerate(idx):
-        t0 = time.perf_counter()
-        out.outputs[i, "bm3d"] = bm3d_denoise(y[k:k + 1], sig[k])[0]
-        out.seconds[i, "bm3d"] = time.perf_counter() - t0
-        bar.update(1)
-    bar.close()
+            out.outputs[i, m] = o.images[k]
+            out.residual[i, m] = float(residual[k])
+            out.seconds[i, m] = o.seconds / len(idx)
 
 
 def _denoise(args, plan: _Plan, inputs: _Inputs) -> _Denoised:
-    """Every method on every image: one batch per method and channel count (gray and
-    colour images differ)."""
+    """Every method on every image: one batch per channel count (gray and colour images
+    differ)."""
     import torch
 
     groups: dict[int, list[int]] = {}
@@ -488,10 +469,7 @@ def _denoise(args, plan: _Plan, inputs: _Inputs) -> _Denoised:
         sig = _sigmas_for(args, plan, inputs, y, idx)
         for k, i in enumerate(idx):
             out.sigma[i] = sig[k]
-        if plan.lvr_methods:
-            _denoise_lvr(args, plan, y, idx, sig, out)
-        if "bm3d" in plan.methods:
-            _denoise_bm3d(args, y, idx, sig, out)
+        _denoise_batch(args, plan, y, idx, sig, out)
     return out
 
 
@@ -523,7 +501,7 @@ def _write_outputs(args, plan: _Plan, inputs: _Inputs, done: _Denoised) -> list[
     written.append(summary)
     if args.sheet:
         noisy_label = [] if plan.add_noise is None else ["clean", f"noisy ({plan.add_noise:g})"]
-        labels = (noisy_label or ["input"]) + [METHOD_LABELS[m] for m in plan.methods]
+        labels = (noisy_label or ["input"]) + [METHODS[m].name for m in plan.methods]
         sheet_rows = [([inputs.clean[i]] if plan.add_noise is not None else [])
                       + [inputs.noisy[i]] + [done.outputs[i, m] for m in plan.methods]
                       for i in range(len(inputs.paths))]
@@ -586,7 +564,7 @@ def build_parser() -> argparse.ArgumentParser:
                         + ") are all taken; subfolders are not searched")
     d.add_argument("-o", "--output", required=True, metavar="OUTDIR",
                    help="output folder (created if missing)")
-    d.add_argument("--method", default="lvr", choices=[*METHODS, "all"],
+    d.add_argument("--method", default="lvr", choices=[*CLI_METHODS, "all"],
                    help="lvr: latent vector recovery, G(z); lvr-sa: LVR with the sharpness "
                         "vector of sigma, G(z + s_sigma); ia-lvr: LVR, then the generator "
                         "adapted to each image (slower); bm3d: BM3D; all: lvr, lvr-sa and "
@@ -603,7 +581,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "lvrlib/weights/sharpness_celeba_sample.safetensors)")
     d.add_argument("--steps", type=int, default=None,
                    help="gradient steps of LVR (default: recover()'s: "
-                        "lvrlib.recovery.ENCODER_STEPS from the shipped encoder's start, "
+                        "lvrlib.settings.ENCODER_STEPS from the shipped encoder's start, "
                         "DEFAULT_STEPS from a random one)")
     d.add_argument("--restarts", type=int, default=1,
                    help="starts per image, the best is kept (default: 1; the first start "

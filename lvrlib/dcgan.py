@@ -7,6 +7,7 @@ lives in :mod:`lvrlib.training`; the optimiser settings it uses are in ``DCGANCo
 from __future__ import annotations
 
 import copy
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -19,6 +20,9 @@ __all__ = [
     "Discriminator",
     "sample_latent",
     "resolve_device",
+    "eval_mode",
+    "device_for",
+    "latent_shape",
 ]
 
 
@@ -199,3 +203,51 @@ def sample_latent(n: int, nz: int = 100, generator: torch.Generator | None = Non
     """
     z = torch.rand(n, nz, generator=generator, dtype=torch.float32) * 2.0 - 1.0
     return z.to(device)
+
+
+@contextmanager
+def eval_mode(module: nn.Module):
+    """Run ``module`` in eval mode inside the block and give it back in the train/eval
+    mode it had (batch norm in eval mode: each image's output independent of its batch)."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.train(was_training)
+
+
+def latent_shape(generator: nn.Module) -> tuple[int, int]:
+    """(nz, channels) of a generator: from ``generator.config`` (``nz``, ``nc``) when it
+    has one, else nz from its first layer (a Linear's in_features, a convolution's
+    in_channels) and the channels from one forward pass in eval mode (a batch of one
+    through batch norm in training mode would fail)."""
+    cfg = getattr(generator, "config", None)
+    if cfg is not None and hasattr(cfg, "nz") and hasattr(cfg, "nc"):
+        return int(cfg.nz), int(cfg.nc)
+    nz = next((m.in_features if isinstance(m, nn.Linear) else m.in_channels
+               for m in generator.modules()
+               if isinstance(m, (nn.Linear, nn.ConvTranspose2d, nn.Conv2d))), None)
+    if nz is None:
+        raise ValueError("cannot tell the generator's latent size: give it a `config.nz` "
+                         "attribute, or make its first layer a Linear or ConvTranspose2d.")
+    param = next(generator.parameters(), None)
+    with eval_mode(generator), torch.no_grad():
+        z = torch.zeros(1, nz, device=param.device if param is not None else "cpu")
+        return nz, int(generator(z).shape[1])
+
+
+def device_for(generator: nn.Module, device="auto") -> torch.device:
+    """The device to recover on: "auto" follows the generator's parameters (and only for a
+    generator without parameters picks cuda when available); an explicit device must be
+    the generator's."""
+    param = next(generator.parameters(), None)
+    if device is None or str(device) == "auto":
+        return param.device if param is not None else resolve_device("auto")
+    dev = resolve_device(device)
+    if param is None:
+        return dev
+    if param.device.type != dev.type or (dev.index is not None and param.device != dev):
+        raise ValueError(f"the generator is on {param.device} but device={device!r}; move "
+                         "it with generator.to(device) first, or pass device='auto'.")
+    return param.device

@@ -26,12 +26,17 @@ import torch
 import torch.nn as nn
 from safetensors.torch import load_file, save_file
 
-from ._io import atomic_path, atomic_write_text
-from .data import _sha256_file
-from .recovery import latent_shape
+import torch.nn.functional as F
 
-__all__ = ["EncoderConfig", "Encoder", "train_encoder", "generator_curvature", "save_encoder", "load_encoder",
-           "shipped_encoder_for", "generator_digest", "SHIPPED_ENCODER", "EncoderError"]
+from ._io import atomic_path, atomic_write_text
+from .data import sha256_file
+from .dcgan import eval_mode, latent_shape
+from .physics import sigma_to_unit
+
+__all__ = ["EncoderConfig", "Encoder", "train_encoder", "generator_curvature", "save_encoder",
+           "load_encoder", "shipped_encoder_for", "generator_digest", "SHIPPED_ENCODER",
+           "EncoderError", "choose_start", "carries_curvature", "encode", "whitening",
+           "WHITEN_DAMPING"]
 
 SHIPPED_ENCODER = Path(__file__).parent / "weights" / "encoder_celeba_sample.safetensors"
 _FORMAT = "lvrlib-encoder-1"
@@ -115,22 +120,17 @@ def generator_curvature(generator: nn.Module, n: int = 32, *, prior: str = "unif
           else torch.randn(n, nz, generator=gen))
     p = next(generator.parameters(), None)
     zs = zs.to(p.device if p is not None else "cpu")
-    was_training = generator.training
-    generator.eval()
 
     def one(z):
         return generator(z[None])[0].flatten()
 
     total = torch.zeros(nz, nz, device=zs.device)
     pixels = 0
-    try:
-        with torch.no_grad():
-            for i in range(0, n, chunk):
-                J = vmap(jacfwd(one))(zs[i:i + chunk])          # (b, P, nz)
-                total += torch.einsum("bpi,bpj->ij", J, J)
-                pixels = J.shape[1]
-    finally:
-        generator.train(was_training)
+    with eval_mode(generator), torch.no_grad():
+        for i in range(0, n, chunk):
+            J = vmap(jacfwd(one))(zs[i:i + chunk])          # (b, P, nz)
+            total += torch.einsum("bpi,bpj->ij", J, J)
+            pixels = J.shape[1]
     return (total / (n * pixels)).cpu()
 
 
@@ -142,7 +142,7 @@ def _noisy_pairs(generator, n, nz, max_sigma, gen, prior):
         z = torch.randn(n, nz, generator=gen)
     with torch.no_grad():
         x = generator(z)
-    sigma = torch.rand(n, 1, 1, 1, generator=gen) * (max_sigma / 127.5)
+    sigma = torch.rand(n, 1, 1, 1, generator=gen) * sigma_to_unit(max_sigma)
     return x, z, sigma
 
 
@@ -157,53 +157,72 @@ def train_encoder(generator: nn.Module, *, iterations: int = 3000, batch_size: i
     A pool of ``pool`` generated images is drawn once; every iteration takes a batch of
     it with fresh noise (sigma uniform in 0..max_sigma, pixel units) and minimises the
     mean squared error between the encoder's latent and the true one (Adam, cosine decay
-    of ``lr``). ``prior``: "uniform" (the paper's box, tanh output) or "normal" (a
+    of ``lr``); then ``image_iterations`` more at ``image_lr`` that add the image-space
+    error of G(E(y)). ``prior``: "uniform" (the paper's box, tanh output) or "normal" (a
     Gaussian prior, unbounded output). The generator is used in eval mode and left as it
-    was. ``log`` (a list) receives (iteration, loss) pairs every 50 iterations.
+    was. ``log`` (a list) receives (iteration, loss, seconds) every 50 iterations.
     """
     if prior not in ("uniform", "normal"):
         raise ValueError(f"prior={prior!r}; expected 'uniform' or 'normal'.")
     nz, nc = latent_shape(generator)
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    was_training = generator.training
-    generator.eval()
-    try:
+    with eval_mode(generator):
         xs, zs = [], []
         for i in range(0, pool, 256):
             x, z, _ = _noisy_pairs(generator, min(256, pool - i), nz, max_sigma, gen, prior)
             xs.append(x)
             zs.append(z)
-    finally:
-        generator.train(was_training)
-    x_pool, z_pool = torch.cat(xs), torch.cat(zs)
+    data = (torch.cat(xs), torch.cat(zs))
     enc = encoder if encoder is not None else Encoder(
         EncoderConfig(nz=nz, nc=nc, nef=nef, box=prior == "uniform"))
-    frozen = [p for p in generator.parameters() if p.requires_grad]
     t0 = time.perf_counter()
-    total = iterations + image_iterations
     bar = None
     if progress:
         from tqdm.auto import tqdm
-        bar = tqdm(total=total, desc="encoder", unit="it")
-    for stage, n_it, stage_lr in (("latent", iterations, lr),
-                                  ("image", image_iterations, image_lr)):
-        if n_it == 0:
-            continue
-        opt = torch.optim.Adam(enc.parameters(), lr=stage_lr, betas=(0.9, 0.999))
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda t, n=n_it: 0.5 * (1 + math.cos(math.pi * min(t, n) / n)))
-        enc.train()
-        generator.eval()
-        for p in frozen:
-            p.requires_grad_(False)
-        try:
+        bar = tqdm(total=iterations + image_iterations, desc="encoder", unit="it")
+    try:
+        for stage, n_it, stage_lr, first in (("latent", iterations, lr, 0),
+                                             ("image", image_iterations, image_lr, iterations)):
+            if n_it:
+                _train_stage(enc, generator, data, stage, n_it, stage_lr, batch_size,
+                             max_sigma, gen, lambda it, loss: _report(log, bar, it, first,
+                                                                      stage, loss, t0))
+    finally:
+        if bar is not None:
+            bar.close()
+    enc.curvature.copy_(generator_curvature(generator, prior=prior, seed=seed))
+    return enc.eval()
+
+
+def _report(log, bar, it, first, stage, loss, t0) -> None:
+    if log is not None and it % 50 == 0:
+        log.append((it + first, loss.item(), time.perf_counter() - t0))
+    if bar is not None:
+        bar.update(1)
+        if it % 50 == 0:
+            bar.set_postfix(stage=stage, loss=f"{loss.item():.4f}")
+
+
+def _train_stage(enc, generator, data, stage, n_it, lr, batch_size, max_sigma, gen,
+                 report) -> None:
+    """One stage of ``train_encoder``: n_it Adam iterations on batches of the pool with
+    fresh noise; the generator frozen and in eval mode, given back as it was."""
+    x_pool, z_pool = data
+    opt = torch.optim.Adam(enc.parameters(), lr=lr, betas=(0.9, 0.999))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda t, n=n_it: 0.5 * (1 + math.cos(math.pi * min(t, n) / n)))
+    enc.train()
+    frozen = [p for p in generator.parameters() if p.requires_grad]
+    for p in frozen:
+        p.requires_grad_(False)
+    try:
+        with eval_mode(generator):
             for it in range(n_it):
-                idx = torch.randint(0, pool, (batch_size,), generator=gen)
-                sigma = torch.rand(batch_size, 1, 1, 1, generator=gen) * (max_sigma / 127.5)
+                idx = torch.randint(0, x_pool.shape[0], (batch_size,), generator=gen)
+                sigma = torch.rand(batch_size, 1, 1, 1, generator=gen) * sigma_to_unit(max_sigma)
                 x = x_pool[idx]
-                y = x + sigma * torch.randn(x.shape, generator=gen)
-                z = enc(y)
+                z = enc(x + sigma * torch.randn(x.shape, generator=gen))
                 loss = (z - z_pool[idx]).pow(2).mean()
                 if stage == "image":
                     loss = (generator(z) - x).pow(2).mean() + 0.1 * loss
@@ -211,21 +230,10 @@ def train_encoder(generator: nn.Module, *, iterations: int = 3000, batch_size: i
                 loss.backward()
                 opt.step()
                 sched.step()
-                if log is not None and it % 50 == 0:
-                    log.append((it + (iterations if stage == "image" else 0), loss.item(),
-                                time.perf_counter() - t0))
-                if bar is not None:
-                    bar.update(1)
-                    if it % 50 == 0:
-                        bar.set_postfix(stage=stage, loss=f"{loss.item():.4f}")
-        finally:
-            for p in frozen:
-                p.requires_grad_(True)
-            generator.train(was_training)
-    if bar is not None:
-        bar.close()
-    enc.curvature.copy_(generator_curvature(generator, prior=prior, seed=seed))
-    return enc.eval()
+                report(it, loss)
+    finally:
+        for p in frozen:
+            p.requires_grad_(True)
 
 
 def save_encoder(path: str | os.PathLike, encoder: Encoder, generator: nn.Module,
@@ -247,7 +255,7 @@ def save_encoder(path: str | os.PathLike, encoder: Encoder, generator: nn.Module
             "dtype": str(dtype).replace("torch.", ""),
             "generator_digest": generator_digest(generator),
             "generator_shapes": {k: list(v.shape) for k, v in generator.state_dict().items()},
-            "weights_sha256": _sha256_file(path)}
+            "weights_sha256": sha256_file(path)}
     meta.update(extra or {})
     atomic_write_text(path.with_suffix(".json"), json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return path
@@ -267,7 +275,7 @@ def load_encoder(path: str | os.PathLike, generator: nn.Module | None = None,
     meta = json.loads(meta_path.read_text())
     if meta.get("format") != _FORMAT:
         raise EncoderError(f"{meta_path} is not an lvrlib encoder description.")
-    if _sha256_file(path) != meta["weights_sha256"]:
+    if sha256_file(path) != meta["weights_sha256"]:
         raise EncoderError(f"The weights file {path} does not match the sha256 recorded in "
                            f"{meta_path.name}: it was modified or corrupted.")
     if generator is not None and generator_digest(generator) != meta["generator_digest"]:
@@ -316,3 +324,73 @@ def shipped_encoder_for(generator: nn.Module) -> Encoder | None:
     if key not in _LOADED:
         _LOADED[key] = load_encoder(SHIPPED_ENCODER, device=dev)
     return _LOADED[key]
+
+
+# --------------------------------------------------------------------------- the start
+# Damping of the whitening, relative to the curvature's mean eigenvalue.
+WHITEN_DAMPING = 1.0
+
+
+def choose_start(generator: nn.Module, init: str = "auto", encoder: nn.Module | None = None,
+                 given: bool = False) -> tuple[str, nn.Module | None]:
+    """Where ``recover`` starts: ("given" | "encoder" | "random", the encoder or None).
+    "auto" and "encoder" use ``encoder``, else the shipped encoder when the generator is
+    the shipped generator; "encoder" without either is refused."""
+    if init == "given" and not given:
+        raise ValueError("init='given' needs the starting latents: pass z_init=.")
+    start = "given" if given else init
+    if start in ("auto", "encoder"):
+        if encoder is None:
+            encoder = shipped_encoder_for(generator)
+        if encoder is None and start == "encoder":
+            raise ValueError("init='encoder' but no encoder was given and the generator is "
+                             "not the shipped one; train one with lvrlib.encoder."
+                             "train_encoder(generator) and pass encoder=.")
+        start = "encoder" if encoder is not None else "random"
+    return start, (encoder if start == "encoder" else None)
+
+
+def carries_curvature(encoder: nn.Module | None) -> bool:
+    """Whether ``encoder`` carries a (non-zero) curvature of its generator."""
+    M = getattr(encoder, "curvature", None) if encoder is not None else None
+    return M is not None and bool(M.abs().sum() > 0)
+
+
+def whitening(generator: nn.Module, encoder: nn.Module | None, curvature=None,
+              device: str | torch.device = "cpu") -> torch.Tensor:
+    """P = (M + d I)^(-1/2), scaled to a mean diagonal of 1, for the generator's average
+    curvature M: ``curvature`` when given, else the encoder's, else computed
+    (``generator_curvature``, about 3200 forward passes); d = WHITEN_DAMPING times M's
+    mean eigenvalue. Steps taken in coordinates w with z = z0 + w P no longer have the
+    stiff directions of the latent limit their size. (nz, nz) float32 on ``device``."""
+    M = curvature
+    if M is None and carries_curvature(encoder):
+        M = encoder.curvature
+    if M is None:
+        M = generator_curvature(generator)
+    M = M.detach().to("cpu", torch.float64)
+    M = (M + M.T) / 2
+    evals, evecs = torch.linalg.eigh(M)
+    damp = WHITEN_DAMPING * float(evals.clamp_min(0).mean())
+    P = evecs @ torch.diag((evals.clamp_min(0) + damp).rsqrt()) @ evecs.T
+    P = P / P.diagonal().mean()
+    return P.to(device, torch.float32)
+
+
+@torch.no_grad()
+def encode(encoder: nn.Module, y: torch.Tensor, *, nc: int = 3,
+           device: str | torch.device = "cpu", batch_size: int = 256) -> torch.Tensor:
+    """The encoder's latents for images y (N, C, H, W) in [-1, 1]: grayscale images are
+    repeated to ``nc`` channels and other resolutions resized to 64x64 first (the encoder
+    sees generator-shaped images). Eval mode; returns (N, nz) on ``device``."""
+    out = []
+    with eval_mode(encoder):
+        for i in range(0, y.shape[0], batch_size):
+            x = y[i:i + batch_size].to(device, torch.float32)
+            if x.shape[1] == 1 and nc != 1:
+                x = x.expand(-1, nc, -1, -1)
+            if x.shape[-1] != 64 or x.shape[-2] != 64:
+                x = F.interpolate(x, size=(64, 64), mode="bilinear", align_corners=False,
+                                  antialias=x.shape[-1] > 64)
+            out.append(encoder(x.contiguous()))
+    return torch.cat(out)

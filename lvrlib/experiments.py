@@ -9,46 +9,41 @@ An experiment cell is (image set, noise sigma, method). Its inputs are fixed by 
   ``$LVRLIB_LFW_ROOT``);
 - noise: ``add_noise(x, sigma, Generator(seed + 1))`` (the same standard normal draws,
   scaled, at every sigma);
-- LVR: ``recover(..., seed=seed + 2)``.
+- every method's own draws (LVR's starts, IA-LVR, DIP): seed + 2.
 
-Methods: "noisy" (the input), "lvr-none", "lvr-project", "lvr-stochastic" (the paper's
-three box treatments, with lvrlib's optimiser), "lvr" (lvrlib's default LVR: projected;
-the same cell as "lvr-project"), "lvr-sa" (LVR plus the sharpness vector at the true sigma),
-"lvr-sa-blind" (sigma estimated per image), "ia-lvr" (image-adaptive projection started
-from the "lvr" cell's latents, stopped by the discrepancy principle at the true sigma;
-``lvrlib.adaptive``), "dip" (its control: the same network from random weights),
-"bm3d", "bm3d-blind", "nlm", "tv".
+Methods are the keys of ``lvrlib.methods.METHODS`` (labels and how each runs live there).
 Gray sets are denoised through the observation operator (RGB -> gray, resize), and
 their outputs are compared in that gray observation space.
 
 Every expensive result is cached on disk (``lvrlib.cache``) under a key made of its
-parameters and lvrlib's code, so an unchanged rebuild of the book is fast and a changed
-library recomputes.
+parameters (the LVR settings as ``LVRSettings.asdict()``) and lvrlib's code, so an
+unchanged rebuild of the book is fast and a changed library recomputes.
 """
 from __future__ import annotations
 
 import functools
 import os
-import time
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import torch
 
-from . import baselines
 from .cache import cached
 from .checkpoints import load_generator, read_metadata
-from .data import add_noise, celeba, celeba_sample, lfw, lfw_subset, olivetti
+from .data import celeba, celeba_sample, lfw, lfw_subset, olivetti
 from .dcgan import resolve_device, sample_latent
-from .metrics import mean_ci, paired_diff, psnr, ssim
+from .methods import METHODS, Context, Output, label, run_method
+from .metrics import MeanCI, mean_ci, paired_diff, psnr, ssim
+from .physics import add_noise
 from .profiles import Profile
-from .recovery import operator_for, recover
-from .sharpness import SharpnessBank, lvr_sa, sharpness_bank
+from .recovery import recover
+from .settings import LVRSettings
+from .sharpness import SharpnessBank, sharpness_bank
 
 __all__ = [
-    "SETS", "METHODS", "SET_LABELS", "METHOD_LABELS",
-    "clean_set", "noisy_set", "evaluate", "bank_for", "Scores",
+    "SETS", "SET_LABELS", "SHORT_SET_LABELS",
+    "clean_set", "noisy_set", "evaluate", "bank_for", "Scores", "generator_for",
     "summary_table", "paired_table", "compute_curve", "lvr_description",
 ]
 
@@ -61,23 +56,11 @@ SET_LABELS = {
     "lfw-subset": "LFW subset (unseen, gray 25x25)",
     "lfw": "LFW (unseen)",
 }
-# Method -> box treatment. "lvr", the LVR of Tables 2 and 3 and of LVR-SA, is recover()'s
-# default: projected. (The paper's LVR uses stochastic clipping; with a converging
-# optimiser every component pushed past the box is redrawn at random, which Table 1
-# measures as far worse.)
-LVR_STRATEGIES = {"lvr-none": "none", "lvr-project": "project",
-                  "lvr-stochastic": "stochastic", "lvr": "project"}
-CLASSICAL = ("bm3d", "bm3d-blind", "nlm", "tv")
-ADAPTIVE = ("ia-lvr", "dip")
-METHODS = ("noisy", *LVR_STRATEGIES, "lvr-sa", "lvr-sa-blind", *ADAPTIVE, *CLASSICAL)
-METHOD_LABELS = {
-    "noisy": "noisy input", "lvr-none": "LVR, no clipping",
-    "lvr-project": "LVR, projected gradient", "lvr-stochastic": "LVR, stochastic clipping",
-    "lvr": "LVR",
-    "lvr-sa": "LVR-SA (true sigma)", "lvr-sa-blind": "LVR-SA (blind)",
-    "ia-lvr": "IA-LVR (true sigma)", "dip": "DIP (true sigma)",
-    "bm3d": "BM3D (true sigma)", "bm3d-blind": "BM3D (blind)",
-    "nlm": "non-local means", "tv": "total variation",
+# The same sets in the compact tables of the book's text column.
+SHORT_SET_LABELS = {
+    "generated": "generated (s fitted)", "generated-fresh": "generated, fresh",
+    "celeba-test": "CelebA test", "olivetti": "Olivetti", "lfw-subset": "LFW subset",
+    "lfw": "LFW",
 }
 
 
@@ -91,7 +74,8 @@ def _load_generator(checkpoint: str | None, device: str, sha256: str):
     return load_generator(checkpoint, device=device)
 
 
-def _generator(checkpoint: str | None, device: str):
+def generator_for(checkpoint: str | None, device: str = "cpu"):
+    """The generator of a checkpoint (None: the shipped one), loaded once per process."""
     return _load_generator(checkpoint, device, _checkpoint_sha256(checkpoint))
 
 
@@ -99,7 +83,7 @@ def clean_set(name: str, n: int, seed: int = 0, *, celeba_source: str = "sample"
               checkpoint: str | None = None, device: str = "cpu"):
     """The clean images of a set, (n, C, H, W) in [-1, 1], and their true latents (or None)."""
     if name in ("generated", "generated-fresh"):
-        G = _generator(checkpoint, device)
+        G = generator_for(checkpoint, device)
         g = torch.Generator().manual_seed(seed + (1000 if name == "generated-fresh" else 0))
         z = sample_latent(n, G.config.nz, g, device)
         with torch.no_grad():
@@ -126,57 +110,54 @@ def clean_set(name: str, n: int, seed: int = 0, *, celeba_source: str = "sample"
 
 
 def noisy_set(name: str, sigma: float, n: int, seed: int = 0, **kw):
-    """(clean, noisy, true z or None) for a set at noise ``sigma`` (0..255 pixel units)."""
+    """(clean, noisy, true z or None) for a set at noise ``sigma`` (0..255 pixel units):
+    the one noisy set of the book, the benchmarks and the recipes."""
     x, z = clean_set(name, n, seed, **kw)
     return x, add_noise(x, sigma, torch.Generator().manual_seed(seed + 1)), z
 
 
-def _scores(out: torch.Tensor, x: torch.Tensor, seconds: float, **extra) -> dict:
-    return {"psnr": psnr(out, x), "ssim": ssim(out, x), "seconds": float(seconds), **extra}
+def _context(lvr: dict | None, seed: int, checkpoint, device, **kw) -> Context:
+    return Context(generator=generator_for(checkpoint, device),
+                   lvr=LVRSettings(**lvr) if lvr is not None else LVRSettings(),
+                   seed=seed + 2, device=device, **kw)
+
+
+def _scores(out: Output, x: torch.Tensor, keep: int, **extra) -> dict:
+    return {"psnr": psnr(out.images, x), "ssim": ssim(out.images, x),
+            "seconds": float(out.seconds), "images": out.images[:keep], **extra}
 
 
 @cached("lvr")
-def _lvr_cell(*, set_name, sigma, strategy, n, seed, steps, lr, restarts, tol,
-              celeba_source, checkpoint, checkpoint_sha256, device, keep):
-    G = _generator(checkpoint, device)
+def _lvr_cell(*, set_name, sigma, strategy, n, seed, lvr, celeba_source, checkpoint,
+              checkpoint_sha256, device, keep):
+    # Keyed by the box treatment: "lvr" and "lvr-project" are one cell.
     x, y, z_true = noisy_set(set_name, sigma, n, seed, celeba_source=celeba_source,
                              checkpoint=checkpoint, device=device)
-    op = operator_for(y, G.config.nc)
-    res = recover(G, y, strategy=strategy, steps=steps, lr=lr, restarts=restarts, tol=tol,
-                  operator=op, seed=seed + 2, device=device)
-    out = op(res.images)
+    out = run_method(f"lvr-{strategy}", y, sigma, _context(lvr, seed, checkpoint, device))
     extra = {}
     if z_true is not None:
-        extra["z_mse"] = ((res.z - z_true) ** 2).mean(1).numpy()
-    return {**_scores(out, x, res.seconds, **extra), "z": res.z, "loss": res.loss,
-            "steps_taken": res.steps_taken, "images": out[:keep]}
+        extra["z_mse"] = ((out.z - z_true) ** 2).mean(1).numpy()
+    return _scores(out, x, keep, z=out.z, loss=out.loss,
+                   steps_taken=out.extra["steps_taken"], **extra)
 
 
 @cached("adaptive")
-def _adaptive_cell(*, set_name, sigma, method, n, seed, steps, lr, lvr, celeba_source,
+def _adaptive_cell(*, set_name, sigma, method, n, seed, steps, lvr, celeba_source,
                    checkpoint, checkpoint_sha256, device, keep):
-    from .adaptive import dip, ia_lvr
-
-    G = _generator(checkpoint, device)
     x, y, _ = noisy_set(set_name, sigma, n, seed, celeba_source=celeba_source,
                         checkpoint=checkpoint, device=device)
-    op = operator_for(y, G.config.nc)
-    kw = {k: v for k, v in dict(steps=steps, lr=lr).items() if v is not None}
-    if method == "ia-lvr":
+    ctx = _context(lvr, seed, checkpoint, device, ia_steps=steps, dip_steps=steps)
+    start = None
+    if METHODS[method].starts_from == "lvr":
         # Started from the LVR cell's latents; its seconds count in the total.
-        r0 = _lvr_cell(set_name=set_name, sigma=sigma, strategy=LVR_STRATEGIES["lvr"], n=n,
-                       seed=seed, celeba_source=celeba_source, checkpoint=checkpoint,
-                       checkpoint_sha256=checkpoint_sha256, device=device, keep=keep, **lvr)
-        res = ia_lvr(G, y, float(sigma), z_init=r0["z"], operator=op, seed=seed + 2,
-                     device=device, **kw)
-        seconds = r0["seconds"] + res.seconds
-    else:
-        res = dip(y, float(sigma), config=G.config, operator=op, seed=seed + 2,
-                  device=device, **kw)
-        seconds = res.seconds
-    out = op(res.images)
-    return {**_scores(out, x, seconds), "steps_taken": res.steps_taken,
-            "stopped": res.stopped, "residual": res.residual, "images": out[:keep]}
+        r0 = _lvr_cell(set_name=set_name, sigma=sigma, strategy=METHODS["lvr"].strategy, n=n,
+                       seed=seed, lvr=lvr,
+                       celeba_source=celeba_source, checkpoint=checkpoint,
+                       checkpoint_sha256=checkpoint_sha256, device=device, keep=keep)
+        start = Output(r0["images"], r0["seconds"], z=r0["z"])
+    out = run_method(method, y, sigma, ctx, start=start)
+    return _scores(out, x, keep, steps_taken=out.extra["steps_taken"],
+                   stopped=out.extra["stopped"], residual=out.extra["residual"])
 
 
 @cached("classical")
@@ -184,31 +165,35 @@ def _classical_cell(*, set_name, sigma, method, n, seed, celeba_source, checkpoi
                     checkpoint_sha256, device, keep):
     x, y, _ = noisy_set(set_name, sigma, n, seed, celeba_source=celeba_source,
                         checkpoint=checkpoint, device=device)
-    name, blind = method.replace("-blind", ""), method.endswith("-blind")
-    t0 = time.perf_counter()
-    sig_used = baselines.estimate_sigma(y) if blind else np.full(len(y), float(sigma))
-    out = baselines.CLASSICAL[name](y, sig_used)
-    return {**_scores(out, x, time.perf_counter() - t0), "sigma_used": sig_used,
-            "images": out[:keep]}
+    out = run_method(method, y, sigma, Context(seed=seed + 2, device=device))
+    return _scores(out, x, keep, sigma_used=out.sigma_used)
 
 
 @cached("sharpness")
-def _bank_cell(*, sigmas, n, seed, steps, lr, restarts, tol, checkpoint, checkpoint_sha256,
-               device):
-    G = _generator(checkpoint, device)
-    bank = sharpness_bank(G, sigmas, n, seed=seed, strategy=LVR_STRATEGIES["lvr"], steps=steps,
-                          lr=lr, restarts=restarts, tol=tol)
+def _bank_cell(*, sigmas, n, seed, lvr, checkpoint, checkpoint_sha256, device):
+    G = generator_for(checkpoint, device)
+    bank = sharpness_bank(G, sigmas, n, seed=seed, settings=LVRSettings(**lvr))
     return {"vectors": bank.vectors, "sigmas": list(bank.sigmas)}
 
 
+def bank_for(profile: Profile, seed: int = 0, device: str = "auto") -> SharpnessBank:
+    """The sharpness vectors at the profile's ``sharpness_sigmas``, estimated on the
+    profile's generated set ("generated", ``seed``) with the profile's LVR settings."""
+    dev = str(resolve_device(device))
+    sig = sorted({float(s) for s in profile.sharpness_sigmas if float(s) > 0})
+    r = _bank_cell(sigmas=sig, n=profile.sharpness_n, seed=seed, lvr=profile.lvr.asdict(),
+                   checkpoint=profile.checkpoint,
+                   checkpoint_sha256=_checkpoint_sha256(profile.checkpoint), device=dev)
+    return SharpnessBank(r["sigmas"], r["vectors"])
+
+
 @cached("lvr-curve")
-def _curve_cell(*, set_name, sigma, strategy, optimizer, init, steps, lr, schedule, budgets,
-                n, seed, celeba_source, checkpoint, checkpoint_sha256, device):
-    G = _generator(checkpoint, device)
+def _curve_cell(*, set_name, sigma, lvr, budgets, n, seed, celeba_source, checkpoint,
+                checkpoint_sha256, device):
+    G = generator_for(checkpoint, device)
     x, y, z_true = noisy_set(set_name, sigma, n, seed, celeba_source=celeba_source,
                              checkpoint=checkpoint, device=device)
-    res = recover(G, y, strategy=strategy, optimizer=optimizer, init=init, steps=steps,
-                  lr=lr, schedule=schedule, snapshots=budgets, seed=seed + 2, device=device)
+    res = recover(G, y, LVRSettings(**lvr), snapshots=budgets, seed=seed + 2, device=device)
     # Top-level arrays only (the cache stores arrays as tensors): one row per budget.
     psnrs, zerr = [], []
     for k in budgets:
@@ -225,12 +210,12 @@ def _curve_cell(*, set_name, sigma, strategy, optimizer, init, steps, lr, schedu
             "init": res.settings["init"], "lr": float(res.settings["lr"])}
 
 
-def compute_curve(set_name: str, sigma: float, profile: Profile, *, strategy: str,
-                  optimizer: str = "adam", init: str = "auto", steps: int | None = None,
-                  lr: float | None = None, schedule: str | None = None, budgets=None,
-                  n: int | None = None, seed: int = 0, device: str = "auto") -> pd.DataFrame:
+def compute_curve(set_name: str, sigma: float, profile: Profile, settings: LVRSettings, *,
+                  budgets=None, n: int | None = None, seed: int = 0,
+                  device: str = "auto") -> pd.DataFrame:
     """PSNR (and latent error, for generated sets) against compute for one way of running
-    LVR: one run of ``steps`` steps, scored after each step count in ``budgets``.
+    LVR (``settings``): one run of ``settings.steps`` steps, scored after each step count
+    in ``budgets``.
 
     Returns one row per budget: steps, seconds per image (from the start of the run),
     mean PSNR with its 95% CI (psnr, psnr_low, psnr_high) and the mean squared latent
@@ -238,11 +223,12 @@ def compute_curve(set_name: str, sigma: float, profile: Profile, *, strategy: st
     """
     dev = str(resolve_device(device))
     n = n or profile.n_generated
-    budgets = sorted({int(b) for b in (budgets or [steps])})
-    r = _curve_cell(set_name=set_name, sigma=float(sigma), strategy=strategy,
-                    optimizer=optimizer, init=init, steps=steps or budgets[-1], lr=lr,
-                    schedule=schedule, budgets=budgets, n=n, seed=seed,
-                    celeba_source=profile.celeba, checkpoint=profile.checkpoint,
+    budgets = sorted({int(b) for b in (budgets or [settings.steps])})
+    if settings.steps is None:
+        settings = settings.replace(steps=budgets[-1])
+    r = _curve_cell(set_name=set_name, sigma=float(sigma), lvr=settings.asdict(),
+                    budgets=budgets, n=n, seed=seed, celeba_source=profile.celeba,
+                    checkpoint=profile.checkpoint,
                     checkpoint_sha256=_checkpoint_sha256(profile.checkpoint), device=dev)
     rows = []
     for i, k in enumerate(r["steps"]):
@@ -251,20 +237,9 @@ def compute_curve(set_name: str, sigma: float, profile: Profile, *, strategy: st
                      "psnr": ci.mean, "psnr_low": ci.low, "psnr_high": ci.high,
                      "z_mse": float(np.mean(r["z_mse"][i]))})
     df = pd.DataFrame(rows)
-    df.attrs.update(init=r["init"], lr=r["lr"], strategy=strategy, optimizer=optimizer)
+    df.attrs.update(init=r["init"], lr=r["lr"], strategy=settings.strategy,
+                    optimizer=settings.optimizer)
     return df
-
-
-def bank_for(profile: Profile, seed: int = 0, device: str = "auto") -> SharpnessBank:
-    """The sharpness vectors at the profile's Table 3 sigmas, estimated on the profile's
-    generated set ("generated", ``seed``) with the profile's LVR settings."""
-    dev = str(resolve_device(device))
-    sig = sorted({float(s) for s in profile.table3_sigmas if float(s) > 0})
-    r = _bank_cell(sigmas=sig, n=profile.sharpness_n, seed=seed, steps=profile.steps,
-                   lr=profile.lr, restarts=profile.restarts, tol=profile.tol,
-                   checkpoint=profile.checkpoint,
-                   checkpoint_sha256=_checkpoint_sha256(profile.checkpoint), device=dev)
-    return SharpnessBank(r["sigmas"], r["vectors"])
 
 
 @dataclass
@@ -282,6 +257,15 @@ class Scores:
     sigma_used: np.ndarray | None = None
 
 
+def _lvr_sa_scores(m: str, r: dict, y, x, sigma, profile, seed, dev, keep) -> Scores:
+    """LVR-SA from the cached LVR cell's latents and the profile's sharpness vectors."""
+    ctx = Context(generator=generator_for(profile.checkpoint, dev),
+                  bank=lambda: bank_for(profile, seed, dev), device=dev)
+    o = run_method(m, y, sigma, ctx, start=Output(r["images"], r["seconds"], z=r["z"]))
+    return Scores(m, "", sigma, psnr(o.images, x), ssim(o.images, x), o.seconds,
+                  o.images[:keep], sigma_used=o.sigma_used)
+
+
 def evaluate(set_name: str, sigma: float, methods, profile: Profile, *, n: int | None = None,
              seed: int = 0, device: str = "auto", keep: int = 8) -> dict[str, Scores]:
     """Run (or read from the cache) every method on one set at one sigma.
@@ -291,91 +275,67 @@ def evaluate(set_name: str, sigma: float, methods, profile: Profile, *, n: int |
     """
     unknown = set(methods) - set(METHODS)
     if unknown:
-        raise ValueError(f"unknown methods {sorted(unknown)}; expected some of {METHODS}.")
+        raise ValueError(f"unknown methods {sorted(unknown)}; expected some of {tuple(METHODS)}.")
     dev = str(resolve_device(device))
     if n is None:
         n = (profile.n_generated if set_name.startswith("generated") else
              profile.n_celeba if set_name == "celeba-test" else profile.n_unseen)
     common = dict(set_name=set_name, sigma=float(sigma), n=n, seed=seed,
                   celeba_source=profile.celeba, checkpoint=profile.checkpoint,
-                  checkpoint_sha256=_checkpoint_sha256(profile.checkpoint), device=dev)
+                  checkpoint_sha256=_checkpoint_sha256(profile.checkpoint), device=dev,
+                  keep=keep)
     x, y, _ = noisy_set(set_name, sigma, n, seed, celeba_source=profile.celeba,
                         checkpoint=profile.checkpoint, device=dev)
     out: dict[str, Scores] = {"clean": Scores("clean", set_name, sigma, np.full(n, np.inf),
                                               np.ones(n), 0.0, x[:keep])}
-    lvr_kw = dict(steps=profile.steps, lr=profile.lr, restarts=profile.restarts,
-                  tol=profile.tol, keep=keep)
+    lvr = profile.lvr.asdict()
     for m in methods:
-        if m == "noisy":
+        family = METHODS[m].family
+        if family == "input":
             out[m] = Scores(m, set_name, sigma, psnr(y, x), ssim(y, x), 0.0, y[:keep])
-        elif m in LVR_STRATEGIES:
-            r = _lvr_cell(strategy=LVR_STRATEGIES[m], **common, **lvr_kw)
-            out[m] = Scores(m, set_name, sigma, r["psnr"], r["ssim"], r["seconds"],
-                            r["images"], r.get("z_mse"))
-        elif m in ("lvr-sa", "lvr-sa-blind"):
-            r = _lvr_cell(strategy=LVR_STRATEGIES["lvr"], **common, **lvr_kw)
-            G = _generator(profile.checkpoint, dev)
-            bank = bank_for(profile, seed, dev)
-            if m == "lvr-sa":
-                sig_used = np.full(n, float(sigma))
-                s = bank.at(sigma).expand(n, -1)
-            else:
-                sig_used = baselines.estimate_sigma(y)
-                s = torch.stack([bank.at(v) for v in sig_used])
-            t0 = time.perf_counter()
-            o = lvr_sa(G, r["z"], s, operator_for(y, G.config.nc))
-            out[m] = Scores(m, set_name, sigma, psnr(o, x), ssim(o, x),
-                            r["seconds"] + time.perf_counter() - t0, o[:keep],
-                            sigma_used=sig_used)
-        elif m in ADAPTIVE:
-            r = _adaptive_cell(method=m, **common, keep=keep,
-                               steps=profile.ia_steps if m == "ia-lvr" else profile.dip_steps,
-                               lr=None, lvr={k: v for k, v in lvr_kw.items() if k != "keep"})
-            out[m] = Scores(m, set_name, sigma, r["psnr"], r["ssim"], r["seconds"],
-                            r["images"], sigma_used=np.full(n, float(sigma)))
+            continue
+        if family in ("lvr", "lvr-sa"):
+            lvr_key = m if family == "lvr" else METHODS[m].starts_from
+            r = _lvr_cell(strategy=METHODS[lvr_key].strategy, lvr=lvr, **common)
+        elif family == "adaptive":
+            steps = profile.ia_steps if m == "ia-lvr" else profile.dip_steps
+            r = _adaptive_cell(method=m, steps=steps, lvr=lvr, **common)
         else:
-            r = _classical_cell(method=m, **common, keep=keep)
+            r = _classical_cell(method=m, **common)
+        if family == "lvr-sa":
+            out[m] = _lvr_sa_scores(m, r, y, x, sigma, profile, seed, dev, keep)
+            out[m].set_name = set_name
+        else:
+            used = r.get("sigma_used", np.full(n, float(sigma)) if family == "adaptive" else None)
             out[m] = Scores(m, set_name, sigma, r["psnr"], r["ssim"], r["seconds"],
-                            r["images"], sigma_used=r["sigma_used"])
+                            r["images"], r.get("z_mse"), sigma_used=used)
     return out
 
 
 def lvr_description(profile: Profile, device: str = "auto") -> str:
     """How the profile runs LVR, in words: the start, the steps and the step size."""
-    from .recovery import start_and_defaults
-
-    G = _generator(profile.checkpoint, str(resolve_device(device)))
-    start, _, d = start_and_defaults(G)
-    enc = start == "encoder"
-    steps, lr, schedule = profile.steps or d["steps"], profile.lr or d["lr"], d["schedule"]
-    where = "the encoder's latent" if enc else "a random latent"
-    more = f", best of {profile.restarts} starts" if profile.restarts > 1 else ""
-    decay = "constant step size" if schedule == "constant" else f"{schedule} decay"
-    kind = "whitened Adam steps" if enc else "Adam steps"
-    return f"from {where}, {steps} {kind} at lr {lr:g} ({decay}){more}"
+    G = generator_for(profile.checkpoint, str(resolve_device(device)))
+    return profile.lvr.resolve(G)[0].describe()
 
 
 def summary_table(results: list[dict[str, Scores]], methods, metric: str = "psnr") -> pd.DataFrame:
-    """Rows (set, sigma), columns method: 'mean [low, high]' of ``metric`` per image
-    (95% CI); the MeanCI objects per row are in ``.attrs['cis']``."""
-    rows, means = [], []
+    """Rows (set, sigma), columns method labels, cells the ``MeanCI`` (mean and 95% CI) of
+    ``metric`` per image: numbers, formatted only when shown (``paper.compact_table``; a
+    cell's ``str`` is 'mean [low, high]'). A perfect match (the noisy input at sigma 0)
+    has mean inf and no interval."""
+    rows = []
     for res in results:
         any_s = next(iter(res.values()))
         row = {"set": SET_LABELS.get(any_s.set_name, any_s.set_name), "sigma": any_s.sigma}
-        mrow = dict(row)
         for m in methods:
             v = getattr(res[m], metric)
-            if not np.all(np.isfinite(v)):  # a perfect match (noisy input at sigma 0)
-                row[METHOD_LABELS.get(m, m)] = "inf" if np.all(np.isinf(v)) else "n/a"
-                continue
-            ci = mean_ci(v)
-            row[METHOD_LABELS.get(m, m)] = f"{ci.mean:.2f} [{ci.low:.2f}, {ci.high:.2f}]"
-            mrow[m] = ci
+            if np.all(np.isfinite(v)):
+                row[label(m)] = mean_ci(v)
+            else:
+                inf = float("inf") if np.all(np.isinf(v)) else float("nan")
+                row[label(m)] = MeanCI(inf, float("nan"), float("nan"), len(v))
         rows.append(row)
-        means.append(mrow)
-    df = pd.DataFrame(rows).set_index(["set", "sigma"])
-    df.attrs["cis"] = means
-    return df
+    return pd.DataFrame(rows).set_index(["set", "sigma"])
 
 
 def paired_table(results: list[dict[str, Scores]], pairs, metric: str = "psnr") -> pd.DataFrame:

@@ -9,25 +9,29 @@ results and gives each of the paper's claims a measured effect, a 95% CI and a v
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from .experiments import (LVR_STRATEGIES, METHOD_LABELS, SET_LABELS, Scores, compute_curve,
-                          evaluate)
-from .metrics import paired_diff
+from .experiments import SET_LABELS, SHORT_SET_LABELS, Scores, compute_curve, evaluate
+from .methods import METHODS, short_label
+from .metrics import MeanCI, paired_diff
 from .profiles import Profile
+from .records import recorded_run
+from .settings import ENCODER_STEPS, PAPER_OPTIMISER, LVRSettings
 
-__all__ = ["TABLE1_METHODS", "TABLE2_METHODS", "TABLE3_METHODS", "table1", "table2", "table3",
-           "BEYOND_METHODS", "beyond", "psnr_curve", "table1_compute", "regime", "crossover_sigma", "verdict", "claims", "as_list",
-           "SHORT_METHOD_LABELS", "SHORT_SET_LABELS", "compact_table", "compact_paired"]
+__all__ = ["TABLE1_METHODS", "TABLE2_METHODS", "TABLE3_METHODS", "BEYOND_METHODS",
+           "CURVE_METHODS", "OPTIMISERS", "table1", "table2", "table3", "beyond",
+           "psnr_curve", "table1_compute", "regime", "crossover_sigma", "verdict", "judge",
+           "Judgement", "claims", "as_list", "compact_table", "compact_paired",
+           "read_summary_csv", "high_noise"]
 
 TABLE1_METHODS = ("noisy", "lvr-none", "lvr-project", "lvr-stochastic", "bm3d")
 TABLE2_METHODS = ("noisy", "lvr", "lvr-sa")
 TABLE3_METHODS = ("noisy", "bm3d", "bm3d-blind", "lvr", "lvr-sa", "lvr-sa-blind", "nlm", "tv")
 CURVE_METHODS = ("noisy", "bm3d", "lvr", "lvr-sa")
 BEYOND_METHODS = ("noisy", "bm3d", "bm3d-blind", "lvr", "ia-lvr", "dip")
-LVR_STRATEGY = LVR_STRATEGIES["lvr"]   # the box treatment of the method "lvr"
 
 
 def as_list(sigma) -> list[float]:
@@ -51,31 +55,30 @@ def table1(profile: Profile, sigmas=None, *, seed: int = 0, device: str = "auto"
 
 # The paper's optimiser (Lipton & Tripathi's code: plain gradient descent, step size 1 on
 # the mean squared error, from a random start) and lvrlib's (recover()'s default start and
-# Adam), for Table 1's PSNR-against-compute curves.
-OPTIMISERS = {
-    "paper": dict(optimizer="sgd", init="random", lr=1.0, schedule="constant"),
-    "lvrlib": dict(optimizer="adam", init="auto", lr=None, schedule=None),
-}
+# Adam), for Table 1's PSNR-against-compute curves; the step counts are the profile's.
+OPTIMISERS = {"paper": PAPER_OPTIMISER, "lvrlib": LVRSettings(id="lvrlib")}
 
 
 def table1_compute(profile: Profile, sigma: float = 50.0, *, seed: int = 0,
                    device: str = "auto") -> pd.DataFrame:
     """PSNR and latent error against compute for the three box treatments under the
-    paper's optimiser (``profile.curve_gd_steps`` steps) and lvrlib's
-    (``profile.curve_steps``), on ``profile.curve_n`` generated images at ``sigma``.
+    paper's optimiser (``profile.compute_steps_paper`` steps) and lvrlib's
+    (``profile.compute_steps_lvrlib``), on ``profile.n_compute_curve`` generated images
+    at ``sigma``.
 
     One run per (optimiser, strategy), scored at about ten step counts spaced evenly in
     log scale. Long format: columns optimiser, strategy, steps, seconds_per_image, psnr,
     psnr_low, psnr_high, z_mse.
     """
     frames = []
-    for opt, kw in OPTIMISERS.items():
-        steps = profile.curve_gd_steps if opt == "paper" else profile.curve_steps
+    for opt, settings in OPTIMISERS.items():
+        steps = profile.compute_steps_paper if opt == "paper" else profile.compute_steps_lvrlib
         budgets = sorted({max(1, int(round(b))) for b in np.geomspace(1, steps, 10)})
         for strategy in ("none", "project", "stochastic"):
-            df = compute_curve("generated", sigma, profile, strategy=strategy, steps=steps,
-                               budgets=budgets, n=profile.curve_n, seed=seed, device=device,
-                               **kw)
+            df = compute_curve("generated", sigma, profile,
+                               settings.replace(strategy=strategy, steps=steps),
+                               budgets=budgets, n=profile.n_compute_curve, seed=seed,
+                               device=device)
             frames.append(df.assign(optimiser=opt, strategy=strategy,
                                     start=df.attrs["init"]))
     return pd.concat(frames, ignore_index=True)
@@ -112,9 +115,9 @@ def beyond(profile: Profile, sigmas=None, *, seed: int = 0, device: str = "auto"
 
 def psnr_curve(profile: Profile, sigmas=None, *, seed: int = 0, device: str = "auto"):
     """PSNR against sigma on CelebA test images for BM3D, LVR and LVR-SA."""
-    sig = as_list(sigmas if sigmas is not None else profile.curve_sigmas)
+    sig = as_list(sigmas if sigmas is not None else profile.sigma_curve_sigmas)
     return [evaluate("celeba-test", s, CURVE_METHODS, profile, seed=seed, device=device,
-                     n=profile.n_curve) for s in sig]
+                     n=profile.n_sigma_curve) for s in sig]
 
 
 def crossover_sigma(results, a: str = "lvr", b: str = "bm3d") -> float | None:
@@ -129,23 +132,28 @@ def crossover_sigma(results, a: str = "lvr", b: str = "bm3d") -> float | None:
     return None
 
 
-# Column labels of the compact tables. "LVR\u2011SA" has a non-breaking hyphen (U+2011): a
-# narrow column wraps its header at spaces, never inside "LVR-SA".
-SHORT_METHOD_LABELS = {
-    "noisy": "noisy", "lvr-none": "LVR no clip", "lvr-project": "LVR projected",
-    "lvr-stochastic": "LVR stochastic",
-    "lvr": "LVR", "lvr-sa": "LVR\u2011SA", "lvr-sa-blind": "LVR\u2011SA blind",
-    "bm3d": "BM3D", "bm3d-blind": "BM3D blind", "nlm": "NLM", "tv": "TV",
-}
-SHORT_SET_LABELS = {
-    "generated": "generated (s fitted)", "generated-fresh": "generated, fresh",
-    "celeba-test": "CelebA test", "olivetti": "Olivetti", "lfw-subset": "LFW subset",
-    "lfw": "LFW",
-}
-# Long label or name -> short label.
-_SHORT_METHOD = {**SHORT_METHOD_LABELS, **{METHOD_LABELS[k]: v for k, v in SHORT_METHOD_LABELS.items()}}
+# --------------------------------------------------------------------------- showing tables
 _SHORT_SET = {**SHORT_SET_LABELS, **{SET_LABELS[k]: v for k, v in SHORT_SET_LABELS.items()}}
+# A cell of a summary table written to CSV by str(MeanCI): "mean [low, high]".
 _CELL = re.compile(r"^\s*(-?\d+(?:\.\d+)?) \[(-?\d+(?:\.\d+)?|nan), (-?\d+(?:\.\d+)?|nan)\]\s*$")
+
+
+def read_summary_csv(path) -> pd.DataFrame:
+    """A ``summary_table`` written to CSV (cells "mean [low, high]", "inf" or "n/a"), read
+    back with its (set, sigma) index and its cells as ``MeanCI`` numbers (as rounded in
+    the file); a cell in another form is refused."""
+    table = pd.read_csv(path).set_index(["set", "sigma"])
+
+    def cell(v):
+        if isinstance(v, str) and v in ("inf", "n/a"):
+            return MeanCI(float("inf") if v == "inf" else float("nan"), float("nan"),
+                          float("nan"), 0)
+        m = _CELL.match(v) if isinstance(v, str) else None
+        if m is None:
+            raise ValueError(f"{path}: cell {v!r} is not 'mean [low, high]', 'inf' or 'n/a'.")
+        return MeanCI(*(float(g) for g in m.groups()), 0)
+
+    return table.apply(lambda col: col.map(cell))
 
 
 def _pm(mean: float, low: float, high: float, digits: int, sign: bool = False) -> str:
@@ -167,25 +175,23 @@ def _short_index(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def compact_table(table: pd.DataFrame, *, digits: int = 1) -> pd.DataFrame:
-    """A ``summary_table`` (or a CSV of one, read back with its (set, sigma) index) made
-    narrow enough for the book's text column at 1280 px: each "mean [low, high]" cell as
-    "mean \u00b1h" with h the half-width of the 95% CI (symmetric: a Student-t interval),
-    rounded to ``digits`` decimals; short method and set labels (``SHORT_METHOD_LABELS``,
-    ``SHORT_SET_LABELS``); sigma (0..255 pixel units) as a whole number. Cells without
-    an interval ("inf", "n/a") are kept; a mean over one image has no \u00b1."""
+    """A ``summary_table`` (or one read with ``read_summary_csv``) as text narrow enough
+    for the book's text column at 1280 px: each cell as "mean \u00b1h" with h the half-width
+    of its 95% CI (symmetric: a Student-t interval), rounded to ``digits`` decimals;
+    short method and set labels (``methods.METHODS``, ``experiments.SHORT_SET_LABELS``);
+    sigma (0..255 pixel units) as a whole number. A perfect match shows "inf", an
+    undefined mean "n/a", a mean over one image no \u00b1."""
     def cell(v):
-        if not isinstance(v, str):
-            raise ValueError(f"compact_table expects summary_table's text cells, got {v!r}.")
-        m = _CELL.match(v)
-        if m is None:
-            if v in ("inf", "n/a"):
-                return v
-            raise ValueError(f"compact_table: cell {v!r} is not 'mean [low, high]', 'inf' "
-                             "or 'n/a'.")
-        return _pm(*(float(g) for g in m.groups()), digits)
+        if not isinstance(v, MeanCI):
+            raise ValueError(f"compact_table expects summary_table's MeanCI cells, got {v!r}.")
+        if np.isinf(v.mean):
+            return "inf"
+        if np.isnan(v.mean):
+            return "n/a"
+        return _pm(v.mean, v.low, v.high, digits)
 
     out = table.apply(lambda col: col.map(cell))
-    out = out.rename(columns=lambda c: _SHORT_METHOD.get(c, c))
+    out = out.rename(columns=short_label)
     return _short_index(out)
 
 
@@ -196,7 +202,7 @@ def compact_paired(paired: pd.DataFrame, *, digits: int = 2) -> pd.DataFrame:
     if paired.empty:
         raise ValueError("compact_paired of an empty paired table.")
     p = paired.assign(
-        pair=[f"{SHORT_METHOD_LABELS.get(a, a)} \u2212 {SHORT_METHOD_LABELS.get(b, b)}"
+        pair=[f"{short_label(a)} \u2212 {short_label(b)}"
               for a, b in zip(paired["a"], paired["b"])],
         cell=[_pm(d, lo, hi, digits, sign=True)
               for d, lo, hi in zip(paired["diff"], paired["low"], paired["high"])])
@@ -207,6 +213,7 @@ def compact_paired(paired: pd.DataFrame, *, digits: int = 2) -> pd.DataFrame:
     return _short_index(wide)
 
 
+# --------------------------------------------------------------------------- verdicts
 def verdict(cis) -> str:
     """'holds' when every cell's CI of (claimed better - other) lies above 0, 'does not
     hold' when no cell's does (the improvement is never shown), else 'mixed'."""
@@ -220,38 +227,70 @@ def verdict(cis) -> str:
     return "mixed"
 
 
-def _claim_row(text: str, better: str, worse: str, cells: list[dict[str, Scores]]) -> dict:
-    if not cells:  # e.g. no measured sigma reaches "high noise": say so, pool nothing
-        return {"claim": text, "sets": "", "sigmas": "", "effect (dB)": float("nan"),
-                "95% CI low": float("nan"), "95% CI high": float("nan"),
-                "verdict": "not measured", "cells holding": "0/0", "per cell (dB)": ""}
-    cis = [paired_diff(r[better].psnr, r[worse].psnr) for r in cells]
+@dataclass
+class Judgement:
+    """A claim "better beats worse" judged on its cells: the pooled paired difference over
+    every image of every cell (dB; None when no cell was measured), the per-cell
+    differences, and the verdict of the per-cell rule (``verdict``), or "not measured"."""
+
+    effect: MeanCI | None
+    cells: list
+    per_cell: list[MeanCI]
+    verdict: str
+
+    @property
+    def holding(self) -> int:
+        return sum(c.low > 0 for c in self.per_cell)
+
+
+def judge(better: str, worse: str, cells: list[dict[str, Scores]]) -> Judgement:
+    """The one verdict rule of the book: the claim "``better`` beats ``worse``" on the
+    (set, sigma) cells of ``cells`` (evaluate results), by paired PSNR differences."""
+    if not cells:   # e.g. no measured sigma reaches "high noise": pool nothing
+        return Judgement(None, [], [], "not measured")
+    per_cell = [paired_diff(r[better].psnr, r[worse].psnr) for r in cells]
     pooled = paired_diff(np.concatenate([r[better].psnr for r in cells]),
                          np.concatenate([r[worse].psnr for r in cells]))
+    return Judgement(pooled, cells, per_cell, verdict(per_cell))
+
+
+def high_noise(results, high_sigma: float, sets=None, method: str = "lvr"):
+    """The cells of ``results`` at sigma >= high_sigma (of ``sets`` when given), and the
+    words that say where: "sigma >= 50", with the measured sigmas when none is that high."""
+    cells = [r for r in results if r[method].sigma >= high_sigma
+             and (sets is None or r[method].set_name in sets)]
+    where = f"sigma >= {high_sigma:g}"
+    if not cells:
+        measured = ", ".join(f"{s:g}" for s in sorted({r[method].sigma for r in results}))
+        where += f"; not measured: the profile's sigmas are {measured}"
+    return cells, where
+
+
+def _claim_row(text: str, better: str, worse: str, cells: list[dict[str, Scores]],
+               regime: str) -> dict:
+    j = judge(better, worse, cells)
+    nan = float("nan")
+    if j.effect is None:
+        return {"claim": text, "sets": "", "sigmas": "", "effect (dB)": nan,
+                "95% CI low": nan, "95% CI high": nan, "verdict": j.verdict,
+                "cells holding": "0/0", "per cell (dB)": "", "regime": regime}
     where = ", ".join(sorted({r[better].set_name for r in cells}))
     sig = ", ".join(f"{s:g}" for s in sorted({r[better].sigma for r in cells}))
     per_cell = "; ".join(f"{r[better].set_name}@{r[better].sigma:g}: {c.mean:+.2f}"
-                         for r, c in zip(cells, cis))
+                         for r, c in zip(cells, j.per_cell))
     return {"claim": text, "sets": where, "sigmas": sig,
-            "effect (dB)": round(pooled.mean, 2), "95% CI low": round(pooled.low, 2),
-            "95% CI high": round(pooled.high, 2), "verdict": verdict(cis),
-            "cells holding": f"{sum(c.low > 0 for c in cis)}/{len(cis)}",
-            "per cell (dB)": per_cell}
+            "effect (dB)": round(j.effect.mean, 2), "95% CI low": round(j.effect.low, 2),
+            "95% CI high": round(j.effect.high, 2), "verdict": j.verdict,
+            "cells holding": f"{j.holding}/{len(j.per_cell)}", "per cell (dB)": per_cell,
+            "regime": regime}
 
 
+# --------------------------------------------------------------------------- regimes
 def _converge_rows() -> pd.DataFrame | None:
-    """The convergence benchmark's rows (benchmarks/lvr_converge.py): a run of your own in
-    benchmarks/results, else the run recorded in book/data/lvr_converge_cpu; None when
-    neither exists (an installed package without the repository)."""
-    from pathlib import Path
-    root = Path(__file__).resolve().parents[1]
-    for folder in (root / "benchmarks" / "results", root / "book" / "data" / "lvr_converge_cpu"):
-        f = folder / "converge.csv"
-        if f.exists() and (folder / "converge_machine.csv").exists():
-            meta = pd.read_csv(folder / "converge_machine.csv")
-            if str(dict(zip(meta["key"], meta["value"])).get("quick")) != "True":
-                return pd.read_csv(f)
-    return None
+    """The convergence benchmark's rows (benchmarks/lvr_converge.py): a full run of your
+    own, else the recorded one; None when neither exists."""
+    folder = recorded_run("lvr_converge_cpu", ["converge.csv", "converge_machine.csv"])
+    return None if folder is None else pd.read_csv(folder / "converge.csv")
 
 
 def regime(profile: Profile, strategies=("project",), device: str = "auto") -> str:
@@ -259,12 +298,11 @@ def regime(profile: Profile, strategies=("project",), device: str = "auto") -> s
     default how far the benchmark found it from the projection started at the true
     latent (generated images, sigma 50), per box treatment in ``strategies``."""
     from .experiments import lvr_description
-    from .recovery import ENCODER_STEPS
 
     how = lvr_description(profile, device)
     bench = _converge_rows()
-    default = profile.steps is None and profile.lr is None and profile.restarts == 1 \
-        and "encoder" in how
+    s = profile.lvr
+    default = s.steps is None and s.lr is None and s.restarts == 1 and "encoder" in how
     if not default or bench is None:
         return f"LVR {how}; its gap to the projection is not measured at these settings"
     gaps = []
@@ -285,7 +323,8 @@ def regime(profile: Profile, strategies=("project",), device: str = "auto") -> s
 def claims(profile: Profile, *, seed: int = 0, device: str = "auto",
            high_sigma: float = 50.0) -> pd.DataFrame:
     """One row per claim of the paper: measured PSNR effect (pooled paired difference over
-    all images of all cells, dB), its 95% CI, and a verdict from the per-cell CIs.
+    all images of all cells, dB), its 95% CI, a verdict from the per-cell CIs (``judge``)
+    and the regime it was measured in.
 
     The Table 3 claims are about high noise: they pool the cells with sigma >= high_sigma
     (0..255 pixel units). When the profile measures no such sigma, those claims get the
@@ -293,46 +332,35 @@ def claims(profile: Profile, *, seed: int = 0, device: str = "auto",
     rather than being judged on lower noise under a "high noise" label."""
     t1 = [r for r in table1(profile, seed=seed, device=device) if r["lvr-project"].sigma > 0]
     t2 = table2(profile, seed=seed, device=device)
-    t3 = table3(profile, seed=seed, device=device)
-    high = [r for r in t3 if r["lvr"].sigma >= high_sigma]
-    where = f"sigma >= {high_sigma:g}"
-    if not high:
-        measured = ", ".join(f"{s:g}" for s in sorted({r["lvr"].sigma for r in t3}))
-        where += f"; not measured: the profile's sigmas are {measured}"
+    high, where = high_noise(table3(profile, seed=seed, device=device), high_sigma)
+    bey, bwhere = high_noise(beyond(profile, seed=seed, device=device), high_sigma)
     by = lambda rs, names: [r for r in rs if r["lvr"].set_name in names]
     t1_regime = regime(profile, ("stochastic", "project", "none"), device)
-    lvr_regime = regime(profile, (LVR_STRATEGY,), device)
-    rows = [
-        _claim_row("Table 1: stochastic clipping beats projected gradient (noisy generated images)",
-                   "lvr-stochastic", "lvr-project", t1),
-        _claim_row("Table 1: projected gradient beats no clipping (noisy generated images)",
-                   "lvr-project", "lvr-none", t1),
-        _claim_row("Table 2: LVR-SA beats LVR on the generated set s was estimated on",
-                   "lvr-sa", "lvr", by(t2, {"generated"})),
-        _claim_row("Table 2: LVR-SA beats LVR on fresh generated images",
-                   "lvr-sa", "lvr", by(t2, {"generated-fresh"})),
-        _claim_row("Table 2: LVR-SA beats LVR on real CelebA test images",
-                   "lvr-sa", "lvr", by(t2, {"celeba-test"})),
-        _claim_row("Table 2: LVR-SA beats LVR on unseen real faces",
-                   "lvr-sa", "lvr", by(t2, set(profile.unseen))),
-        _claim_row(f"Table 3: LVR beats BM3D on real images at high noise ({where})",
-                   "lvr", "bm3d", high),
-        _claim_row(f"Table 3: LVR-SA beats BM3D on real images at high noise ({where})",
-                   "lvr-sa", "bm3d", high),
-        _claim_row(f"Abstract: blind LVR-SA beats blind BM3D at high noise ({where})",
-                   "lvr-sa-blind", "bm3d-blind", high),
-    ]
-    bey_all = beyond(profile, seed=seed, device=device)
-    bey = [r for r in bey_all if r["lvr"].sigma >= high_sigma]
-    bwhere = f"sigma >= {high_sigma:g}"
-    if not bey:
-        bwhere += "; not measured: the profile's sigmas are " + ", ".join(
-            f"{s:g}" for s in sorted({r["lvr"].sigma for r in bey_all}))
-    rows.append(_claim_row(f"Beyond the paper: IA-LVR beats BM3D on real faces ({bwhere})",
-                           "ia-lvr", "bm3d", bey))
-    out = pd.DataFrame(rows)
+    lvr_regime = regime(profile, (METHODS["lvr"].strategy,), device)
     ia_regime = (f"IA-LVR: {lvr_regime.split(';')[0]}, then the generator's weights and the "
                  f"latent adapted per image, stopped by the discrepancy principle at the true "
                  f"sigma; {profile.n_adaptive} images per set")
-    out["regime"] = [t1_regime] * 2 + [lvr_regime] * (len(rows) - 3) + [ia_regime]
-    return out
+    T1, T2 = "(noisy generated images)", "Table 2: LVR-SA beats LVR on"
+    rows = [
+        _claim_row(f"Table 1: stochastic clipping beats projected gradient {T1}",
+                   "lvr-stochastic", "lvr-project", t1, t1_regime),
+        _claim_row(f"Table 1: projected gradient beats no clipping {T1}",
+                   "lvr-project", "lvr-none", t1, t1_regime),
+        _claim_row(f"{T2} the generated set s was estimated on",
+                   "lvr-sa", "lvr", by(t2, {"generated"}), lvr_regime),
+        _claim_row(f"{T2} fresh generated images",
+                   "lvr-sa", "lvr", by(t2, {"generated-fresh"}), lvr_regime),
+        _claim_row(f"{T2} real CelebA test images",
+                   "lvr-sa", "lvr", by(t2, {"celeba-test"}), lvr_regime),
+        _claim_row(f"{T2} unseen real faces",
+                   "lvr-sa", "lvr", by(t2, set(profile.unseen)), lvr_regime),
+        _claim_row(f"Table 3: LVR beats BM3D on real images at high noise ({where})",
+                   "lvr", "bm3d", high, lvr_regime),
+        _claim_row(f"Table 3: LVR-SA beats BM3D on real images at high noise ({where})",
+                   "lvr-sa", "bm3d", high, lvr_regime),
+        _claim_row(f"Abstract: blind LVR-SA beats blind BM3D at high noise ({where})",
+                   "lvr-sa-blind", "bm3d-blind", high, lvr_regime),
+        _claim_row(f"Beyond the paper: IA-LVR beats BM3D on real faces ({bwhere})",
+                   "ia-lvr", "bm3d", bey, ia_regime),
+    ]
+    return pd.DataFrame(rows)

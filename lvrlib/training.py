@@ -64,16 +64,7 @@ def train_dcgan(
     Randomness comes only from ``seed``: batches, flips and latents are drawn from
     generators seeded by (seed, iteration), so a resumed run continues the same sequence.
     """
-    if images.ndim != 4 or tuple(images.shape[1:]) != (config.nc, 64, 64):
-        raise ValueError(f"images have shape {tuple(images.shape)}; expected "
-                         f"(N, {config.nc}, 64, 64).")
-    if images.shape[0] == 0:
-        raise ValueError("images hold no images (N = 0); expected at least one.")
-    if iterations < 0:
-        raise ValueError(f"iterations={iterations}; expected >= 0.")
-    if checkpoint_every < 1:
-        raise ValueError(f"checkpoint_every={checkpoint_every}; expected a positive number "
-                         "of iterations.")
+    _check_args(config, images, iterations, checkpoint_every)
     dev = resolve_device(device)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -88,19 +79,9 @@ def train_dcgan(
     if (out_dir / "state.json").is_file():
         start = ckpt.load_training_state(out_dir, config, data_sha, seed,
                                          netG, netD, optG, optD)
-    log_path = out_dir / "train_log.csv"
-    rows = []
-    if log_path.is_file() and start > 0:
-        with open(log_path, newline="") as f:
-            rows = [r for r in csv.DictReader(f) if int(r["iteration"]) <= start]
-    text = io.StringIO(newline="")
-    w = csv.DictWriter(text, fieldnames=_LOG_FIELDS)
-    w.writeheader()
-    w.writerows(rows)
-    atomic_write_bytes(log_path, text.getvalue().encode())
+    log_path = _restart_log(out_dir / "train_log.csv", start)
 
     data = images.to(dev, torch.float32)
-    n = data.shape[0]
     netG.train(), netD.train()
     bar = None
     if progress:
@@ -117,37 +98,7 @@ def train_dcgan(
                                  netG, netD, optG, optD)
 
     for it in range(start, iterations):
-        g = torch.Generator().manual_seed(seed * 1_000_003 + 7919 * (it + 1))
-        real = data[_batch_indices(n, config.batch_size, it, seed).to(dev)]
-        b = real.shape[0]
-        if config.flip:
-            flip = (torch.rand(b, generator=g) < 0.5).to(dev)
-            real = torch.where(flip[:, None, None, None], real.flip(3), real)
-        # Discriminator: real -> 1, fake -> 0.
-        fake = netG(sample_latent(b, config.nz, g, dev))
-        d_real, d_fake = netD(real), netD(fake.detach())
-        loss_d = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
-                  + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
-        optD.zero_grad(set_to_none=True)
-        loss_d.backward()
-        optD.step()
-        # Generator, g_steps times (DCGAN-tensorflow runs it twice so that the
-        # discriminator's loss does not go to zero), non-saturating loss.
-        for k in range(config.g_steps):
-            if k > 0:
-                fake = netG(sample_latent(b, config.nz, g, dev))
-            out = netD(fake)
-            loss_g = F.binary_cross_entropy_with_logits(out, torch.ones_like(out))
-            optG.zero_grad(set_to_none=True)
-            loss_g.backward()
-            optG.step()
-        pending.append({
-            "iteration": it + 1, "loss_d": f"{loss_d.item():.5f}",
-            "loss_g": f"{loss_g.item():.5f}",
-            "d_real": f"{torch.sigmoid(d_real).mean().item():.4f}",
-            "d_fake": f"{torch.sigmoid(d_fake).mean().item():.4f}",
-            "seconds": f"{time.perf_counter() - t0:.2f}",
-        })
+        pending.append(_iteration(netG, netD, optG, optD, config, data, it, seed, dev, t0))
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss_d=pending[-1]["loss_d"], loss_g=pending[-1]["loss_g"])
@@ -161,3 +112,70 @@ def train_dcgan(
     final = out_dir / "generator.safetensors"
     ckpt.save_generator(final, netG, iteration=max(start, iterations), data_sha256=data_sha)
     return final
+
+
+def _check_args(config: DCGANConfig, images: torch.Tensor, iterations: int,
+                checkpoint_every: int) -> None:
+    if images.ndim != 4 or tuple(images.shape[1:]) != (config.nc, 64, 64):
+        raise ValueError(f"images have shape {tuple(images.shape)}; expected "
+                         f"(N, {config.nc}, 64, 64).")
+    if images.shape[0] == 0:
+        raise ValueError("images hold no images (N = 0); expected at least one.")
+    if iterations < 0:
+        raise ValueError(f"iterations={iterations}; expected >= 0.")
+    if checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every={checkpoint_every}; expected a positive number "
+                         "of iterations.")
+
+
+def _restart_log(log_path: Path, start: int) -> Path:
+    """Rewrite the training log with its rows up to iteration ``start`` (the resumed
+    state), so that a resumed run appends after them; returns its path."""
+    rows = []
+    if log_path.is_file() and start > 0:
+        with open(log_path, newline="") as f:
+            rows = [r for r in csv.DictReader(f) if int(r["iteration"]) <= start]
+    text = io.StringIO(newline="")
+    w = csv.DictWriter(text, fieldnames=_LOG_FIELDS)
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write_bytes(log_path, text.getvalue().encode())
+    return log_path
+
+
+def _iteration(netG, netD, optG, optD, config: DCGANConfig, data: torch.Tensor, it: int,
+               seed: int, dev, t0: float) -> dict:
+    """One training iteration (a discriminator step, ``config.g_steps`` generator steps)
+    with the draws of (seed, iteration); returns its row of the training log."""
+    n = data.shape[0]
+    g = torch.Generator().manual_seed(seed * 1_000_003 + 7919 * (it + 1))
+    real = data[_batch_indices(n, config.batch_size, it, seed).to(dev)]
+    b = real.shape[0]
+    if config.flip:
+        flip = (torch.rand(b, generator=g) < 0.5).to(dev)
+        real = torch.where(flip[:, None, None, None], real.flip(3), real)
+    # Discriminator: real -> 1, fake -> 0.
+    fake = netG(sample_latent(b, config.nz, g, dev))
+    d_real, d_fake = netD(real), netD(fake.detach())
+    loss_d = (F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
+              + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake)))
+    optD.zero_grad(set_to_none=True)
+    loss_d.backward()
+    optD.step()
+    # Generator, g_steps times (DCGAN-tensorflow runs it twice so that the
+    # discriminator's loss does not go to zero), non-saturating loss.
+    for k in range(config.g_steps):
+        if k > 0:
+            fake = netG(sample_latent(b, config.nz, g, dev))
+        out = netD(fake)
+        loss_g = F.binary_cross_entropy_with_logits(out, torch.ones_like(out))
+        optG.zero_grad(set_to_none=True)
+        loss_g.backward()
+        optG.step()
+    return {
+        "iteration": it + 1, "loss_d": f"{loss_d.item():.5f}",
+        "loss_g": f"{loss_g.item():.5f}",
+        "d_real": f"{torch.sigmoid(d_real).mean().item():.4f}",
+        "d_fake": f"{torch.sigmoid(d_fake).mean().item():.4f}",
+        "seconds": f"{time.perf_counter() - t0:.2f}",
+    }

@@ -7,7 +7,7 @@ import torch
 from lvrlib.adaptive import backproject, dip, discrepancy_target, ia_lvr
 from lvrlib.baselines import estimate_sigma
 from lvrlib.dcgan import sample_latent
-from lvrlib.recovery import Resize
+from lvrlib.physics import Resize
 
 from test_recovery import tiny_generator
 

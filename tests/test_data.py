@@ -622,39 +622,6 @@ def test_read_image_errors_name_the_file_and_are_data_errors(tmp_path):
         D.read_image(broken, mode="CMYK")
 
 
-# --------------------------------------------------------------------------- noise
-def test_sigma_to_unit():
-    assert D.sigma_to_unit(255) == 2.0
-    assert D.sigma_to_unit(50) == pytest.approx(100 / 255)
-
-
-@pytest.mark.parametrize("sigma", [5, 25, 50, 100])
-def test_add_noise_has_sigma_in_pixel_units(sigma):
-    x = torch.rand(8, 3, 64, 64) * 2 - 1
-    x0 = x.clone()
-    y = D.add_noise(x, sigma, torch.Generator().manual_seed(sigma))
-    noise = y - x
-    assert torch.equal(x, x0)  # the input is not modified
-    assert noise.std().item() == pytest.approx(sigma * 2 / 255, rel=0.02)
-    assert abs(noise.mean().item()) < 0.02 * sigma * 2 / 255
-    if sigma >= 25:  # not clipped unless asked
-        assert y.max() > 1 and y.min() < -1
-
-
-def test_add_noise_seeds_and_bad_sigma():
-    x = torch.zeros(2, 3, 8, 8)
-    a = D.add_noise(x, 30, torch.Generator().manual_seed(3))
-    b = D.add_noise(x, 30, torch.Generator().manual_seed(3))
-    c = D.add_noise(x, 30, torch.Generator().manual_seed(4))
-    assert torch.equal(a, b) and not torch.equal(a, c)
-    assert torch.equal(D.add_noise(x, 0, torch.Generator().manual_seed(0)), x)
-    clipped = D.add_noise(torch.ones(4, 3, 8, 8), 80, torch.Generator().manual_seed(0), clip=True)
-    assert clipped.max() == 1.0 and clipped.min() >= -1.0
-    for bad in (-1, float("nan")):
-        with pytest.raises(ValueError, match=r"sigma=.*0\.\.255 pixel units"):
-            D.add_noise(x, bad)
-
-
 def test_tensor_sha256_identifies_values():
     x = torch.linspace(-1, 1, 48).reshape(1, 3, 4, 4)
     h = D.tensor_sha256(x)

@@ -15,7 +15,7 @@ import torch
 import lvrlib.experiments as ex
 from lvrlib import adaptive, baselines
 from lvrlib.checkpoints import SHIPPED_GENERATOR, load_generator, save_generator
-from lvrlib.data import add_noise
+from lvrlib.physics import add_noise
 from lvrlib.dcgan import DCGANConfig, Generator, sample_latent
 from lvrlib.metrics import MeanCI, psnr
 import lvrlib.paper as paper

@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 
 from lvrlib.profiles import PROFILES, Profile, default_profile_name, get_profile
-from lvrlib.recovery import ENCODER_STEPS
+from lvrlib.settings import ENCODER_STEPS
 
 
 @pytest.fixture(autouse=True)

@@ -15,18 +15,10 @@ import torch
 from scipy import stats
 
 from lvrlib.dcgan import DCGANConfig, Generator, sample_latent
-from lvrlib.recovery import (
-    STRATEGIES,
-    Compose,
-    Grayscale,
-    Identity,
-    Resize,
-    lr_schedule,
-    operator_for,
-    project_to_box,
-    recover,
-    stochastic_clip,
-)
+from lvrlib.physics import Compose, Grayscale, Identity, Resize, operator_for
+from lvrlib.recovery import recover
+from lvrlib.settings import STRATEGIES
+from lvrlib.updates import lr_schedule, project_to_box, stochastic_clip
 
 CPU = "cpu"
 N_IMAGES = 4

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from lvrlib.data import add_noise
 from lvrlib.dcgan import DCGANConfig, Generator, sample_latent
-from lvrlib.recovery import Grayscale, Resize, recover
+from lvrlib.physics import Grayscale, Resize, add_noise
+from lvrlib.recovery import recover
 from lvrlib.sharpness import (
     SharpnessBank,
     estimate_sigma_lvr,

@@ -15,10 +15,12 @@ import torch
 import torch.nn as nn
 
 from lvrlib.checkpoints import load_generator
-from lvrlib.encoder import (Encoder, EncoderConfig, EncoderError, generator_digest,
+from lvrlib.dcgan import latent_shape
+from lvrlib.encoder import (Encoder, EncoderConfig, EncoderError, encode, generator_digest,
                             load_encoder, save_encoder, shipped_encoder_for, train_encoder)
-from lvrlib.recovery import (DEFAULT_STEPS, ENCODER_STEPS, encode, latent_shape, recover,
-                             stochastic_clip)
+from lvrlib.recovery import recover
+from lvrlib.settings import DEFAULT_STEPS, ENCODER_STEPS
+from lvrlib.updates import stochastic_clip
 from test_recovery import tiny_generator
 
 CPU = "cpu"

@@ -1,0 +1,128 @@
+"""How latent recovery runs: one frozen dataclass, ``LVRSettings``, and the one place where
+its defaults are filled in for a given generator (``LVRSettings.resolve``).
+
+A value of it names a way of running LVR: recover()'s default, a profile's, the paper's
+optimiser, a benchmark's candidate (each with an ``id``). ``asdict()`` of the resolved
+settings is what a ``RecoveryResult`` records and what the result cache keys on.
+
+Defaults. From a random start (no encoder for the generator): Adam at lr 0.1 with a cosine
+decay over 200 steps, the best single-start setting of ``python benchmarks/lvr_speed.py
+--study`` on real images after 200 steps, but not converged (see the Performance chapter).
+From an encoder's start (the shipped generator has one): 50 projected Adam steps at lr 0.1,
+constant, in whitened coordinates, chosen by ``python benchmarks/lvr_converge.py`` (gap to
+the projection started at the true latents against seconds).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+
+__all__ = ["LVRSettings", "INITS", "STRATEGIES", "OPTIMIZERS", "LR_SCHEDULES", "DEFAULT_STEPS", "DEFAULT_LR", "DEFAULT_SCHEDULE",
+           "ENCODER_STEPS", "ENCODER_LR", "ENCODER_SCHEDULE", "PAPER_OPTIMISER"]
+
+STRATEGIES = ("none", "project", "stochastic")   # box treatments (lvrlib.updates)
+OPTIMIZERS = ("adam", "sgd")                     # update rules (lvrlib.updates)
+LR_SCHEDULES = ("constant", "cosine", "step")    # step-size schedules (updates.lr_schedule)
+DEFAULT_STEPS = 200
+DEFAULT_LR = 0.1
+DEFAULT_SCHEDULE = "cosine"
+ENCODER_STEPS = 50
+ENCODER_LR = 0.1
+ENCODER_SCHEDULE = "constant"
+INITS = ("auto", "encoder", "random")
+
+
+@dataclass(frozen=True)
+class LVRSettings:
+    """How ``recover`` runs. None means "recover()'s default for the start it uses".
+
+    strategy: box treatment, "none", "project" (default) or "stochastic".
+    optimizer: "adam" (per-image, per-component Adam) or "sgd" (plain gradient descent on
+    the per-image mean squared error, as the paper).
+    steps: gradient steps per image (at most, with ``tol``). lr: (initial) step size.
+    schedule: how the step size changes over the steps (``updates.lr_schedule``).
+    restarts: starts per image; the start with the lowest final loss is kept.
+    init: "encoder" (the latent an encoder predicts from y), "random" (a draw from the
+    prior) or "auto" (the encoder when there is one, else random); with restarts > 1 the
+    first start is the encoder's and the others random. Resolved: "given" when the caller
+    passed the starting latents.
+    precondition: steps in whitened coordinates (``encoder.whitening``); None: when the
+    encoder in use carries the generator's curvature; True: always; False: never.
+    tol, patience: an image stops when its loss fell by less than a relative ``tol`` over
+    the last ``patience`` steps; tol None runs every step.
+    id: a name for this way of running LVR (tables, benchmarks); not used by recover.
+    """
+
+    strategy: str = "project"
+    optimizer: str = "adam"
+    steps: int | None = None
+    lr: float | None = None
+    schedule: str | None = None
+    restarts: int = 1
+    init: str = "auto"
+    precondition: bool | None = None
+    tol: float | None = None
+    patience: int = 20
+    id: str = ""
+
+    def __post_init__(self):
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy={self.strategy!r}; expected one of {STRATEGIES}.")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer={self.optimizer!r}; expected one of {OPTIMIZERS}.")
+        if (self.steps is not None and self.steps < 1) or self.restarts < 1:
+            raise ValueError(f"steps={self.steps}, restarts={self.restarts}; both must be >= 1.")
+        if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"lr={self.lr}; expected a positive step size.")
+        if self.tol is not None and not self.tol >= 0:
+            raise ValueError(f"tol={self.tol}; expected a non-negative relative tolerance or None.")
+        if self.schedule is not None and self.schedule not in LR_SCHEDULES:
+            raise ValueError(f"schedule={self.schedule!r}; expected one of {LR_SCHEDULES}.")
+        if self.init not in (*INITS, "given"):
+            raise ValueError(f"init={self.init!r}; expected one of {INITS}.")
+
+    def replace(self, **fields) -> "LVRSettings":
+        """A copy with ``fields`` changed (checked like a new value)."""
+        return replace(self, **fields)
+
+    def asdict(self) -> dict:
+        return asdict(self)
+
+    def describe(self) -> str:
+        """How these settings (resolved: ``resolve``) run LVR, in words: the start, the
+        steps and the step size."""
+        where = {"encoder": "the encoder's latent", "random": "a random latent",
+                 "given": "the given latents"}.get(self.init, f"init={self.init}")
+        more = f", best of {self.restarts} starts" if self.restarts > 1 else ""
+        decay = "constant step size" if self.schedule == "constant" else f"{self.schedule} decay"
+        kind = ("whitened " if self.precondition else "") + \
+            ("Adam steps" if self.optimizer == "adam" else "gradient descent steps")
+        return f"from {where}, {self.steps} {kind} at lr {self.lr:g} ({decay}){more}"
+
+    def resolve(self, generator, encoder=None, *, given_start: bool = False,
+                curvature=None) -> tuple["LVRSettings", object]:
+        """The settings as they run on ``generator``: the start chosen (``init`` one of
+        "given", "encoder", "random"), steps, lr and schedule filled in for it, and
+        ``precondition`` True or False; with the encoder that gives the start (or None).
+        ``curvature``: an explicit curvature matrix for the whitening (precondition on)."""
+        from .encoder import carries_curvature, choose_start
+
+        start, encoder = choose_start(generator, self.init, encoder, given_start)
+        if start == "encoder":
+            d = dict(steps=ENCODER_STEPS, lr=ENCODER_LR, schedule=ENCODER_SCHEDULE)
+        else:
+            d = dict(steps=DEFAULT_STEPS, lr=DEFAULT_LR, schedule=DEFAULT_SCHEDULE)
+        filled = {k: v if getattr(self, k) is None else getattr(self, k) for k, v in d.items()}
+        if curvature is not None:
+            whiten = self.precondition is not False
+        elif self.precondition is None:
+            whiten = start == "encoder" and carries_curvature(encoder)
+        else:
+            whiten = bool(self.precondition)
+        return replace(self, init=start, precondition=whiten, **filled), encoder
+
+
+#: The paper's optimiser (Lipton & Tripathi's code): plain gradient descent at step size 1
+#: on the per-image mean squared error, from a random start; the step count is the caller's.
+PAPER_OPTIMISER = LVRSettings(optimizer="sgd", init="random", lr=1.0, schedule="constant",
+                              id="paper")
