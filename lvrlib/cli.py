@@ -341,7 +341,8 @@ def _read_inputs(args, plan: _Plan) -> _Inputs:
     stops the run (ValueError, exit 2). Adds the --add-noise noise."""
     import torch
 
-    from .data import ImageFileError, add_noise, read_image
+    from .data import ImageFileError, read_image
+    from .physics import add_noise
 
     # Printed once every file is read, so that a too small image (ValueError, exit 2)
     # stops the run with its one line only.

@@ -25,7 +25,7 @@ __all__ = ["TABLE1_METHODS", "TABLE2_METHODS", "TABLE3_METHODS", "BEYOND_METHODS
            "CURVE_METHODS", "OPTIMISERS", "table1", "table2", "table3", "beyond",
            "psnr_curve", "table1_compute", "regime", "crossover_sigma", "verdict", "judge",
            "Judgement", "claims", "as_list", "compact_table", "compact_paired",
-           "read_summary_csv", "high_noise"]
+           "read_summary_csv", "high_noise", "shown_claims", "claim_lines"]
 
 TABLE1_METHODS = ("noisy", "lvr-none", "lvr-project", "lvr-stochastic", "bm3d")
 TABLE2_METHODS = ("noisy", "lvr", "lvr-sa")
@@ -283,6 +283,32 @@ def _claim_row(text: str, better: str, worse: str, cells: list[dict[str, Scores]
             "95% CI high": round(j.effect.high, 2), "verdict": j.verdict,
             "cells holding": f"{j.holding}/{len(j.per_cell)}", "per cell (dB)": per_cell,
             "regime": regime}
+
+
+def _effect_text(row) -> str:
+    """'+0.31 [0.10, 0.52]' (dB) or 'n/a' for a claim that was not measured."""
+    if pd.isna(row["effect (dB)"]):
+        return "n/a"
+    text = f"{row['effect (dB)']:+.2f} [{row['95% CI low']:.2f}, {row['95% CI high']:.2f}]"
+    return text.replace("-", "\u2212")
+
+
+def shown_claims(table: pd.DataFrame) -> pd.DataFrame:
+    """The claims table (``claims``) as the book shows it: one row per claim with its sets,
+    sigmas, effect and 95% CI as text, verdict and cells holding."""
+    shown = table.assign(**{"effect (dB) [95% CI]": table.apply(_effect_text, axis=1)})
+    return shown.set_index("claim")[["sets", "sigmas", "effect (dB) [95% CI]", "verdict",
+                                     "cells holding"]]
+
+
+def claim_lines(table: pd.DataFrame) -> str:
+    """The claims table as a Markdown list: each claim, its verdict, effect and regime."""
+    return "\n".join(
+        f"- {r['claim']}: **{r['verdict']}**"
+        + ("" if pd.isna(r["effect (dB)"]) else
+           f" ({r['effect (dB)']:+.2f} dB, 95% CI {r['95% CI low']:.2f} to "
+           f"{r['95% CI high']:.2f})")
+        + f". Measured with {r['regime']}." for _, r in table.iterrows())
 
 
 # --------------------------------------------------------------------------- regimes

@@ -44,10 +44,12 @@ def psnr_vs_sigma(results, methods, labels=None, crossover: float | None = None)
     ``results``: one {method: Scores} per sigma (as :func:`lvrlib.experiments.evaluate`
     returns); a sigma where any of a method's PSNRs is infinite (the noisy input at
     sigma 0) is left out of that method's line. ``labels`` maps methods to legend text
-    (default: the method name); ``crossover``, when given, draws a dashed vertical line at
+    (default: the methods' table labels, ``methods.METHODS``); ``crossover``, when given, draws a dashed vertical line at
     that sigma labelled as the point where LVR meets BM3D. Returns the matplotlib Figure.
     """
-    labels = labels or {}
+    from .methods import label
+
+    labels = labels or {m: label(m) for m in methods}
     fig, ax = plt.subplots(figsize=(6, 4))
     for m in methods:
         # A perfect match has infinite PSNR (the noisy input at sigma 0): no point to draw.

@@ -44,7 +44,7 @@
 profile = None   # "smoke", "sample" (default, or $LVRLIB_PROFILE) or "paper"
 seed = 0
 device = "auto"  # "auto", "cpu" or "cuda"
-sigma = None     # a number or a list (0..255 pixel units); default: the profile's adaptive_sigmas
+sigma = None     # this chapter's noise levels, a number or a list (0..255 pixel units); default: the profile's adaptive_sigmas
 high_sigma = 50  # the verdict pools the sigmas from here up
 
 # %%
@@ -57,14 +57,15 @@ from lvrlib.adaptive import backproject
 from lvrlib.experiments import lvr_description, noisy_set, paired_table, summary_table
 from lvrlib.metrics import paired_diff, psnr
 from lvrlib.paper import (BEYOND_METHODS, as_list, beyond, compact_paired, compact_table,
-                          verdict)
+                          high_noise, judge)
 from lvrlib.plots import image_rows
 from lvrlib.profiles import get_profile
 
-P = get_profile(profile, adaptive_sigmas=as_list(sigma) if sigma is not None else None)
-results = beyond(P, seed=seed, device=device)
+P = get_profile(profile)
+sigmas = as_list(sigma) if sigma is not None else P.adaptive_sigmas
+results = beyond(P, sigmas, seed=seed, device=device)
 print(f"profile {P.name}: {P.n_adaptive} images per set; sigma "
-      f"{', '.join(f'{s:g}' for s in P.adaptive_sigmas)}; IA-LVR starts from LVR "
+      f"{', '.join(f'{s:g}' for s in sigmas)}; IA-LVR starts from LVR "
       f"{lvr_description(P, device)}")
 
 # %% [markdown]
@@ -77,14 +78,10 @@ print(f"profile {P.name}: {P.n_adaptive} images per set; sigma "
 # hindsight, which needs the clean image. PSNR (dB), mean over those images:
 
 # %%
-from pathlib import Path
-
-import lvrlib
 from lvrlib import adaptive
+from lvrlib.records import recorded_run
 
-root = Path(lvrlib.__file__).resolve().parents[1]
-tune_dir = next((d for d in (root / "benchmarks" / "results", root / "book" / "data" /
-                             "adaptive_tune_cpu") if (d / "adaptive_tune.csv").exists()), None)
+tune_dir = recorded_run("adaptive_tune_cpu", ["adaptive_tune.csv"], allow_quick=True)
 if tune_dir is None:
     raise FileNotFoundError("no adaptive_tune.csv: run python benchmarks/adaptive_tune.py")
 tune = pd.read_csv(tune_dir / "adaptive_tune.csv")
@@ -138,32 +135,22 @@ compact_paired(paired)
 GOAL_SECONDS = 10   # the issue's goal: seconds per image on a 2-core CPU at this profile
 
 
-def judged(sets):
-    """The claims chapter's rule on the cells of ``sets`` at sigma >= high_sigma: the
-    pooled paired difference IA-LVR - BM3D with its 95% CI, and the verdict from the
-    per-cell intervals (holds: every cell's above zero; does not hold: none; mixed)."""
-    cells = [r for r in results if r["ia-lvr"].set_name in sets
-             and r["ia-lvr"].sigma >= high_sigma]
-    if not cells:
-        return None, "not measured (no sigma at or above the threshold)"
-    d = paired_diff(np.concatenate([r["ia-lvr"].psnr for r in cells]),
-                    np.concatenate([r["bm3d"].psnr for r in cells]))
-    return d, verdict([paired_diff(r["ia-lvr"].psnr, r["bm3d"].psnr) for r in cells])
-
-
-cel, cel_verdict = judged({"celeba-test"})
-uns, uns_verdict = judged(set(P.unseen))
+# The claims chapter's rule (lvrlib.paper.judge) on the cells at sigma >= high_sigma.
+cel = judge("ia-lvr", "bm3d", high_noise(results, high_sigma, {"celeba-test"})[0])
+uns = judge("ia-lvr", "bm3d", high_noise(results, high_sigma, set(P.unseen))[0])
 dip_cells = [paired_diff(r["ia-lvr"].psnr, r["dip"].psnr) for r in results]
 n_dip_above = sum(c.low > 0 for c in dip_cells)
 sec_ia = float(np.mean([r["ia-lvr"].seconds / len(r["ia-lvr"].psnr) for r in results]))
 
 glue("bey_high", float(high_sigma), display=False)
 glue("bey_n", P.n_adaptive, display=False)
-for key, d, v in (("cel", cel, cel_verdict), ("uns", uns, uns_verdict)):
+for key, j in (("cel", cel), ("uns", uns)):
+    d = j.effect
     glue(f"bey_{key}", float("nan") if d is None else d.mean, display=False)
     glue(f"bey_{key}_lo", float("nan") if d is None else d.low, display=False)
     glue(f"bey_{key}_hi", float("nan") if d is None else d.high, display=False)
-    glue(f"bey_{key}_verdict", v, display=False)
+    glue(f"bey_{key}_verdict", j.verdict if d is not None else
+         "not measured (no sigma at or above the threshold)", display=False)
 glue("bey_cel_cells", "; ".join(
     f"sigma {r['ia-lvr'].sigma:g}: {d.mean:+.2f} dB ({d.low:.2f} to {d.high:.2f})"
     for r in results if r["ia-lvr"].set_name == "celeba-test"

@@ -40,38 +40,20 @@ import pandas as pd
 from IPython.display import Markdown
 from myst_nb import glue
 
-from lvrlib.paper import claims
+from lvrlib.paper import claim_lines, claims, shown_claims
 from lvrlib.profiles import get_profile
 
 P = get_profile(profile)
 table = claims(P, seed=seed, device=device, high_sigma=high_sigma)
-
-
 pd.set_option("display.max_colwidth", None)   # claims are sentences: never cut them
-
-
-def effect(row) -> str:
-    """'+0.31 [0.10, 0.52]' (dB) or 'n/a' for a claim that was not measured."""
-    if pd.isna(row["effect (dB)"]):
-        return "n/a"
-    text = f"{row['effect (dB)']:+.2f} [{row['95% CI low']:.2f}, {row['95% CI high']:.2f}]"
-    return text.replace("-", "\u2212")
-
-
-shown = table.assign(**{"effect (dB) [95% CI]": table.apply(effect, axis=1)})
-shown.set_index("claim")[["sets", "sigmas", "effect (dB) [95% CI]", "verdict", "cells holding"]]
+shown_claims(table)
 
 # %%
 counts = table["verdict"].value_counts()
 for v in ("holds", "does not hold", "mixed", "not measured"):
     glue(f"n_{v.replace(' ', '_')}", int(counts.get(v, 0)), display=False)
 glue("n_claims", len(table), display=False)
-lines = [f"- {r['claim']}: **{r['verdict']}**"
-         + ("" if pd.isna(r["effect (dB)"]) else
-            f" ({r['effect (dB)']:+.2f} dB, 95% CI {r['95% CI low']:.2f} to {r['95% CI high']:.2f})")
-         + f". Measured with {r['regime']}."
-         for _, r in table.iterrows()]
-glue("claims_list", Markdown("\n".join(lines)), display=False)
+glue("claims_list", Markdown(claim_lines(table)), display=False)
 
 # %% [markdown]
 # Of {glue:text}`n_claims` claims, {glue:text}`n_holds` hold, {glue:text}`n_does_not_hold` do not
@@ -101,17 +83,15 @@ table.loc[table["per cell (dB)"] != "", ["claim", "per cell (dB)"]].set_index("c
 # method, not the paired differences.
 
 # %%
-from pathlib import Path
-
-import lvrlib
 from lvrlib.experiments import lvr_description
-from lvrlib.paper import compact_table
+from lvrlib.paper import compact_table, read_summary_csv
+from lvrlib.records import recorded_run
 
-scale = Path(lvrlib.__file__).resolve().parents[1] / "book" / "data" / "scale_h200"
-t1s = pd.read_csv(scale / "table1.csv")
-t2s = pd.read_csv(scale / "table2.csv")
-mean = lambda cell: float(str(cell).split(" ")[0])
-row50 = t1s[t1s["sigma"] == 50.0].iloc[0]
+scale = recorded_run("scale_h200", ["table1.csv", "table2.csv"], own=False)
+t1s = read_summary_csv(scale / "table1.csv")
+t2s = read_summary_csv(scale / "table2.csv")
+mean = lambda cell: cell.mean
+row50 = t1s.xs(50.0, level="sigma").iloc[0]
 sample = get_profile("sample")
 glue("sample_n", sample.n_celeba, display=False)
 glue("sample_how", lvr_description(sample, device), display=False)
@@ -119,10 +99,10 @@ glue("s_sto50", mean(row50["LVR (stochastic clipping)"]), display=False)
 glue("s_pro50", mean(row50["LVR, projected gradient"]), display=False)
 glue("s_non50", mean(row50["LVR, no clipping"]), display=False)
 glue("s_bm3d50", mean(row50["BM3D (true sigma)"]), display=False)
-compact_table(t1s.set_index(["set", "sigma"]), digits=2)
+compact_table(t1s, digits=2)
 
 # %%
-compact_table(t2s.set_index(["set", "sigma"]), digits=2)
+compact_table(t2s, digits=2)
 
 # %%
 # What the recorded run shows, computed from its tables: the order of the three clipping
@@ -130,8 +110,8 @@ compact_table(t2s.set_index(["set", "sigma"]), digits=2)
 STRATEGIES = {"stochastic clipping": "LVR (stochastic clipping)",
               "projected gradient": "LVR, projected gradient",
               "no clipping": "LVR, no clipping"}
-orders = [(r["sigma"], sorted(STRATEGIES, key=lambda k: -mean(r[STRATEGIES[k]])))
-          for _, r in t1s[t1s["sigma"] > 0].iterrows()]
+orders = [(sigma, sorted(STRATEGIES, key=lambda k: -mean(r[STRATEGIES[k]])))
+          for (_, sigma), r in t1s.iterrows() if sigma > 0]
 as_paper = sum(order == list(STRATEGIES) for _, order in orders)
 gain = t2s["LVR-SA (true sigma)"].map(mean) - t2s["LVR (stochastic clipping)"].map(mean)
 conclusion = (

@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -22,16 +24,16 @@
 profile = None   # "smoke", "sample" (default, or $LVRLIB_PROFILE) or "paper"
 seed = 0
 device = "auto"  # "auto", "cpu" or "cuda"
-sigma = None     # sigmas of the curve (0..255 pixel units); default: the profile's (0 to 100)
+sigma = None     # this chapter's noise levels (the PSNR-against-sigma curve), a number or a list (0..255 pixel units); default: the profile's (0 to 100)
 
 # %%
 import matplotlib.pyplot as plt
 from IPython.display import Markdown
 from myst_nb import glue
 
-from lvrlib.experiments import METHOD_LABELS, evaluate
+from lvrlib.experiments import SHORT_SET_LABELS, evaluate
 from lvrlib.metrics import mean_ci
-from lvrlib.paper import CURVE_METHODS, SHORT_SET_LABELS, crossover_sigma, psnr_curve
+from lvrlib.paper import CURVE_METHODS, crossover_sigma, psnr_curve
 from lvrlib.plots import image_rows, psnr_vs_sigma
 from lvrlib.profiles import get_profile
 
@@ -104,7 +106,7 @@ for name in clean_unseen:
 # %%
 cross = crossover_sigma(curve, "lvr", "bm3d")
 cross_sa = crossover_sigma(curve, "lvr-sa", "bm3d")
-psnr_vs_sigma(curve, CURVE_METHODS, METHOD_LABELS, crossover=cross)
+psnr_vs_sigma(curve, CURVE_METHODS, crossover=cross)
 plt.show()
 top = max(curve, key=lambda r: r["lvr"].sigma)
 gap = mean_ci(top["lvr"].psnr).mean - mean_ci(top["bm3d"].psnr).mean

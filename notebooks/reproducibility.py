@@ -33,17 +33,9 @@ from myst_nb import glue
 from lvrlib.experiments import evaluate
 from lvrlib.paper import beyond, psnr_curve, table1, table2, table3
 from lvrlib.profiles import PROFILES, get_profile
+from lvrlib.reproducibility import profiles_table
 
-cols = ["n_generated", "n_celeba", "n_unseen", "sharpness_n", "steps", "lr", "restarts",
-        "tol", "table1_sigmas", "table3_sigmas", "curve_sigmas", "n_curve", "curve_n",
-        "curve_gd_steps", "curve_steps", "celeba", "unseen", "n_adaptive", "adaptive_sigmas",
-        "ia_steps", "dip_steps"]
-# steps and lr None: recover()'s defaults for its start (lvrlib.recovery); ia_steps and
-# dip_steps None: lvrlib.adaptive's.
-pd.DataFrame([{k: ("library default" if getattr(p, k) is None and k in
-                   ("steps", "lr", "ia_steps", "dip_steps") else getattr(p, k)) for k in cols}
-              for p in PROFILES.values()],
-             index=list(PROFILES)).T
+profiles_table(PROFILES)
 
 # %% [markdown]
 # ## Measured compute time

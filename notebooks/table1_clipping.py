@@ -29,7 +29,7 @@
 profile = None   # "smoke", "sample" (default, or $LVRLIB_PROFILE) or "paper"
 seed = 0
 device = "auto"  # "auto", "cpu" or "cuda"
-sigma = None     # a number or a list (0..255 pixel units); default: the profile's (0, 25, 50)
+sigma = None     # this chapter's noise levels, a number or a list (0..255 pixel units); default: the profile's (0, 25, 50)
 
 # %%
 import matplotlib.pyplot as plt
@@ -37,7 +37,8 @@ import numpy as np
 import pandas as pd
 from myst_nb import glue
 
-from lvrlib.experiments import METHOD_LABELS, lvr_description, paired_table, summary_table
+from lvrlib.experiments import lvr_description, paired_table, summary_table
+from lvrlib.methods import label
 from lvrlib.metrics import mean_ci, paired_diff
 from lvrlib.paper import TABLE1_METHODS, compact_paired, compact_table, table1, table1_compute
 from lvrlib.plots import image_rows
@@ -67,7 +68,7 @@ for r in results:
     row = {"sigma": r["lvr-project"].sigma}
     for m in ("lvr-none", "lvr-project", "lvr-stochastic"):
         ci = mean_ci(r[m].z_mse)
-        row[METHOD_LABELS[m]] = f"{ci.mean:.3f} [{ci.low:.3f}, {ci.high:.3f}]"
+        row[label(m)] = f"{ci.mean:.3f} [{ci.low:.3f}, {ci.high:.3f}]"
     zrows.append(row)
 pd.DataFrame(zrows).set_index("sigma")
 
@@ -115,7 +116,7 @@ glue("t1_bm3d", mean_ci(top["bm3d"].psnr).mean, display=False)
 # %%
 curve_sigma = max(r["lvr-project"].sigma for r in results)
 comp = table1_compute(P, curve_sigma, seed=seed, device=device)
-glue("t1_curve_n", P.curve_n, display=False)
+glue("t1_curve_n", P.n_compute_curve, display=False)
 glue("t1_curve_sigma", curve_sigma, display=False)
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
 for (opt, strat), d in comp.groupby(["optimiser", "strategy"], sort=False):

@@ -28,7 +28,7 @@
 profile = None   # "smoke", "sample" (default, or $LVRLIB_PROFILE) or "paper"
 seed = 0
 device = "auto"  # "auto", "cpu" or "cuda"
-sigma = None     # a number or a list (0..255 pixel units); default: the profile's (25, 50, 75, 100)
+sigma = None     # this chapter's noise levels, a number or a list (0..255 pixel units); default: the profile's (25, 50, 75, 100); s is always estimated at the profile's sharpness_sigmas
 
 # %%
 import matplotlib.pyplot as plt
@@ -37,12 +37,12 @@ from myst_nb import glue
 
 from lvrlib.experiments import (bank_for, lvr_description, paired_table,
                                 summary_table)
-from lvrlib.paper import TABLE2_METHODS, as_list, compact_paired, compact_table, table2
+from lvrlib.paper import TABLE2_METHODS, compact_paired, compact_table, table2
 from lvrlib.plots import image_rows
 from lvrlib.profiles import get_profile
 
-P = get_profile(profile, table3_sigmas=as_list(sigma) if sigma is not None else None)
-results = table2(P, seed=seed, device=device)
+P = get_profile(profile)
+results = table2(P, sigma, seed=seed, device=device)
 bank = bank_for(P, seed, device)
 how = lvr_description(P, device)
 glue("t2_how", how, display=False)

@@ -25,7 +25,7 @@
 profile = None   # "smoke", "sample" (default, or $LVRLIB_PROFILE) or "paper"
 seed = 0
 device = "auto"  # "auto", "cpu" or "cuda"
-sigma = None     # a number or a list (0..255 pixel units); default: the profile's (25, 50, 75, 100)
+sigma = None     # this chapter's noise levels, a number or a list (0..255 pixel units); default: the profile's (25, 50, 75, 100)
 
 # %%
 import matplotlib.pyplot as plt
@@ -37,10 +37,11 @@ from lvrlib.paper import TABLE3_METHODS, as_list, compact_paired, compact_table,
 from lvrlib.plots import image_rows
 from lvrlib.profiles import get_profile
 
-P = get_profile(profile, table3_sigmas=as_list(sigma) if sigma is not None else None)
-results = table3(P, seed=seed, device=device)
+P = get_profile(profile)
+sigmas = as_list(sigma) if sigma is not None else P.table3_sigmas
+results = table3(P, sigmas, seed=seed, device=device)
 print(f"profile {P.name}: {P.n_celeba} CelebA test images, {P.n_unseen} per unseen set; "
-      f"sigma {', '.join(f'{s:g}' for s in P.table3_sigmas)}; LVR {lvr_description(P, device)}")
+      f"sigma {', '.join(f'{s:g}' for s in sigmas)}; LVR {lvr_description(P, device)}")
 
 # %% [markdown]
 # ## PSNR (dB)

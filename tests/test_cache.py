@@ -193,7 +193,7 @@ def test_compute_modules_cover_the_library():
     pkg = Path(lvrlib.__file__).parent
     modules = {p.stem for p in pkg.glob("*.py")} - {"__init__"}
     # Never change a number (records only finds the folders of recorded runs).
-    presentation = {"plots", "figures", "cli", "paper", "_io", "records"}
+    presentation = {"plots", "figures", "cli", "paper", "_io", "records", "reproducibility"}
     assert set(COMPUTE_MODULES) <= modules
     assert modules - set(COMPUTE_MODULES) == presentation
 

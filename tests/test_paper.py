@@ -21,6 +21,7 @@ from lvrlib.metrics import MeanCI, psnr
 import lvrlib.paper as paper
 from lvrlib.paper import as_list, compact_paired, compact_table, crossover_sigma, verdict
 from lvrlib.profiles import get_profile
+from lvrlib.settings import LVRSettings
 
 
 @pytest.fixture(autouse=True)
@@ -149,27 +150,37 @@ def test_compact_table_shows_mean_and_ci_half_width_with_short_labels():
     ci = ex.mean_ci(lvr)
     assert t.loc[("CelebA test", "50"), "LVR"] == f"{ci.mean:.1f} \u00b1{ci.half_width:.1f}"
     assert t.loc[("Olivetti", "0"), "noisy"] == "inf"   # a perfect match has no interval
-    # The long form is several times wider than the compact one.
+    # The table keeps numbers until it is shown; its long text form ('mean [low, high]',
+    # as written to CSV) is several times wider than the compact one.
     long = ex.summary_table(res, ["noisy", "bm3d", "lvr"])
-    assert max(map(len, long["LVR"])) > 2 * max(map(len, t["LVR"]))
+    assert long.loc[("CelebA test", 50.0), "LVR"] == ci
+    assert max(len(str(c)) for c in long["LVR"]) > 2 * max(map(len, t["LVR"]))
 
 
 def test_compact_table_of_a_saved_csv_and_of_one_image(tmp_path):
     res = [result("lfw-subset", 25, {"lvr": [19.0, 20.0, 21.5, 18.0]})]
     t = ex.summary_table(res, ["lvr"])
     t.to_csv(tmp_path / "t.csv")
-    back = pd.read_csv(tmp_path / "t.csv").set_index(["set", "sigma"])
-    pd.testing.assert_frame_equal(compact_table(back, digits=2), compact_table(t, digits=2))
+    back = paper.read_summary_csv(tmp_path / "t.csv")
+    assert back.index.names == ["set", "sigma"] and list(back.columns) == list(t.columns)
+    # Read back as numbers, as rounded in the file (2 decimals).
+    a, b = back.iloc[0, 0], t.iloc[0, 0]
+    assert isinstance(a, MeanCI)
+    assert max(abs(a.mean - b.mean), abs(a.low - b.low), abs(a.high - b.high)) <= 0.005
+    assert compact_table(back).equals(compact_table(t))    # the same at 1 decimal here
     one = compact_table(ex.summary_table([result("celeba-test", 50, {"lvr": [-3.25]})], ["lvr"]))
     assert one.iloc[0, 0] == "\u22123.2"   # one image: no interval, no \u00b1 (round half even)
 
 
-def test_compact_table_refuses_cells_it_cannot_read():
+def test_compact_table_refuses_cells_it_cannot_read(tmp_path):
     bad = pd.DataFrame({"LVR (stochastic clipping)": ["26.1 (26.0-26.2)"]},
                        index=pd.MultiIndex.from_tuples([("CelebA test", 50.0)],
                                                        names=["set", "sigma"]))
     with pytest.raises(ValueError, match="26.1 \\(26.0-26.2\\)"):
         compact_table(bad)
+    bad.reset_index().to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(ValueError, match="26.1 \\(26.0-26.2\\)"):
+        paper.read_summary_csv(tmp_path / "bad.csv")
 
 
 def test_compact_paired_is_one_column_per_pair():
@@ -343,13 +354,14 @@ def test_a_checkpoint_changed_in_place_misses_the_cache(tmp_path, monkeypatch):
     shutil.copy(SHIPPED_GENERATOR, ckpt)
     shutil.copy(SHIPPED_GENERATOR.with_suffix(".json"), ckpt.with_suffix(".json"))
     calls = []
-    real_recover = ex.recover
+    import lvrlib.recovery
+    real_recover = lvrlib.recovery.recover
 
     def counted(*a, **k):
         calls.append(1)
         return real_recover(*a, **k)
 
-    monkeypatch.setattr(ex, "recover", counted)
+    monkeypatch.setattr(lvrlib.recovery, "recover", counted)   # what the methods run
     prof = get_profile("smoke", checkpoint=str(ckpt), steps=2)
     first = ex.evaluate("generated", 50, ["lvr"], prof, n=2, device="cpu")
     ex.evaluate("generated", 50, ["lvr"], prof, n=2, device="cpu")
@@ -373,9 +385,9 @@ def test_compute_curve_reads_back_what_it_computed(tmp_path, monkeypatch):
     the cache could not store would come back as text)."""
     monkeypatch.setenv("LVRLIB_RESULTS", str(tmp_path))
     prof = get_profile("smoke")
-    kw = dict(strategy="project", steps=4, budgets=[1, 2, 4], n=2, device="cpu")
-    first = ex.compute_curve("generated", 50, prof, **kw)
-    again = ex.compute_curve("generated", 50, prof, **kw)
+    kw = dict(budgets=[1, 2, 4], n=2, device="cpu")
+    first = ex.compute_curve("generated", 50, prof, LVRSettings(steps=4), **kw)
+    again = ex.compute_curve("generated", 50, prof, LVRSettings(steps=4), **kw)
     pd.testing.assert_frame_equal(first, again)
     assert list(first["steps"]) == [1, 2, 4] and first["seconds_per_image"].is_monotonic_increasing
     assert first.attrs["init"] == "encoder" and (first["z_mse"] > 0).all()

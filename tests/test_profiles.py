@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 
 from lvrlib.profiles import PROFILES, Profile, default_profile_name, get_profile
-from lvrlib.settings import ENCODER_STEPS
+from lvrlib.settings import ENCODER_STEPS, LVRSettings
 
 
 @pytest.fixture(autouse=True)
@@ -37,9 +37,13 @@ def test_empty_lvrlib_profile_means_the_default(monkeypatch):
 
 def test_overrides_apply_and_leave_the_registry_alone():
     p = get_profile("smoke", steps=123, lr=0.5, tol=1e-3)
-    assert (p.steps, p.lr, p.tol) == (123, 0.5, 1e-3)
+    assert (p.lvr.steps, p.lvr.lr, p.lvr.tol) == (123, 0.5, 1e-3)
+    assert p.lvr.id == PROFILES["smoke"].lvr.id    # the rest of the settings kept
     assert p.n_generated == PROFILES["smoke"].n_generated
-    assert PROFILES["smoke"].steps == 8
+    assert PROFILES["smoke"].lvr.steps == 8
+    # A bad LVR field is refused by LVRSettings, naming it.
+    with pytest.raises(ValueError, match="steps=0"):
+        get_profile("smoke", steps=0)
 
 
 def test_none_overrides_are_ignored():
@@ -81,16 +85,17 @@ def test_lvrlib_checkpoint_sets_the_checkpoint(monkeypatch, tmp_path):
 
 def test_profiles_grow_in_scale():
     s, m, p = PROFILES["smoke"], PROFILES["sample"], PROFILES["paper"]
-    for f in ("n_generated", "n_celeba", "n_unseen", "sharpness_n", "n_curve", "curve_n",
-              "curve_gd_steps", "curve_steps"):
+    for f in ("n_generated", "n_celeba", "n_unseen", "sharpness_n", "n_sigma_curve",
+              "n_compute_curve", "compute_steps_paper", "compute_steps_lvrlib"):
         assert getattr(s, f) < getattr(m, f) <= getattr(p, f), f
     # sample runs recover()'s defaults (None): from the shipped encoder's start.
-    assert m.steps is None and m.lr is None
-    assert s.steps < ENCODER_STEPS <= p.steps
+    assert m.lvr.steps is None and m.lvr.lr is None and m.lvr == LVRSettings(id=m.lvr.id)
+    assert s.lvr.steps < ENCODER_STEPS <= p.lvr.steps
     assert all(isinstance(v, Profile) and v.name == k for k, v in PROFILES.items())
 
 
 def test_as_dict_round_trips():
     p = get_profile("paper")
-    assert Profile(**p.as_dict()) == p
+    d = p.as_dict()
+    assert Profile(**{**d, "lvr": LVRSettings(**d["lvr"])}) == p
     assert set(p.as_dict()) == {f.name for f in dataclasses.fields(Profile)}

@@ -263,7 +263,7 @@ def test_recover_gray_25x25_through_operator(G, z_true):
     r = recover(G, y_gray, strategy="stochastic", steps=80, lr=0.05, seed=0, device=CPU,
                 schedule="constant")
     assert r.images.shape == (N_IMAGES, 3, 64, 64)
-    assert r.settings["operator"] == "Grayscale() -> Resize(25)"
+    assert r.operator == "Grayscale() -> Resize(25)"
     # Measured: every image's loss falls 4x to 20x in 80 steps (6.5x on average).
     assert (r.loss < r.history[0] / 2).all(), (r.history[0], r.loss)
     assert r.loss.mean() < r.history[0].mean() / 4
@@ -332,7 +332,7 @@ def test_auto_device_follows_the_generator(G, y, monkeypatch):
     moves it; an explicit other device is refused with a sentence saying what to do."""
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     r = recover(G, y, steps=3, seed=0)                  # default device="auto"
-    assert r.settings["device"] == "cpu"
+    assert r.device == "cpu"
     assert next(G.parameters()).device.type == "cpu"
     with pytest.raises(ValueError, match="generator is on cpu but device='cuda'"):
         recover(G, y, steps=3, device="cuda")

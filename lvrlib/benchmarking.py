@@ -1,0 +1,249 @@
+"""What the benchmarks (``benchmarks/*.py``) and the Performance chapter share: the
+thresholds and goals, the ways of running LVR they measure (values of ``LVRSettings``,
+each with an ``id``: the ``setting`` column of their CSV files), where their runs are
+found, and the reading and summing up of their CSV files.
+
+Nothing here computes a cached number (the benchmarks measure; the chapter reads what
+they wrote), so this module is presentation code for the result cache.
+
+The ids are the names in the CSV files recorded with the repository (``book/data/``) and
+the ones ``lvrlib.paper.regime`` looks up: changing one orphans those rows.
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import pandas as pd
+
+from .records import recorded_run
+from .settings import (DEFAULT_LR, DEFAULT_SCHEDULE, DEFAULT_STEPS, ENCODER_STEPS,
+                       PAPER_OPTIMISER, LVRSettings)
+
+__all__ = [
+    "WITHIN_DB", "CONVERGED_DB", "GOAL_SHARE", "GOAL_OF_BM3D", "GOAL_EFFICIENCY",
+    "GOAL_RANDOM_OF_BM3D", "SPEED_SIGMAS", "CURVE_STEPS", "SPEED_FILES", "OURS", "REFERENCE",
+    "STUDY_REFERENCE", "published_settings", "reference_setting", "label", "study_settings",
+    "CONVERGE_DEFAULT", "NOT_FOLDED", "ENCODER_ALONE", "MULTISTART", "MULTISTART_CONTINUE",
+    "LBFGS", "ORACLE", "ORACLE_NAME", "BM3D_NAME", "converge_steps", "converge_candidates",
+    "find_run", "read_run", "read_facts", "write_csv", "write_facts", "summary_value",
+    "study_gaps", "best_single_start", "study_facts",
+]
+
+# --------------------------------------------------------------------------- thresholds
+#: lvr_converge: an image is "within" when its PSNR is at most this below its oracle's (dB).
+WITHIN_DB = 0.1
+#: lvr_speed: a random-start curve has converged when its mean PSNR is within this of the
+#: long reference run's (dB).
+CONVERGED_DB = 0.1
+#: The convergence issue's goals: the share of images within WITHIN_DB, the seconds per
+#: image against BM3D's on the same images, and the share of the fp32 matrix-product
+#: ceiling that the generator's passes reach.
+GOAL_SHARE = 0.9
+GOAL_OF_BM3D = 0.25
+GOAL_EFFICIENCY = 0.75
+#: lvr_speed's goal for random starts: seconds per image at most this of BM3D's (sigma >= 50).
+GOAL_RANDOM_OF_BM3D = 0.5
+
+# --------------------------------------------------------------------------- lvr_speed
+SPEED_SIGMAS = (25, 50, 75)
+CURVE_STEPS = (25, 50, 100, 200, 400, 1000, 2500, 5000)
+#: The CSV files (without .csv) of a run of ``benchmarks/lvr_speed.py``.
+SPEED_FILES = ("machine", "flops", "ceiling", "throughput", "quality", "quality_curve", "bm3d",
+               "summary")
+OURS, REFERENCE = "ours", "reference"
+STUDY_REFERENCE = "ref-cosine-0.05"
+
+# lvr_speed runs every setting with stochastic clipping, from a random start.
+_RANDOM = LVRSettings(strategy="stochastic", init="random", schedule="constant")
+
+_LABELS = {
+    OURS: f"lvrlib from a random start: Adam lr {DEFAULT_LR}, {DEFAULT_SCHEDULE} schedule, "
+          f"{DEFAULT_STEPS} steps",
+    "lipton-tripathi": "Lipton & Tripathi: plain gradient descent, lr 1.0 on the batch-summed "
+                       "mean loss (80 000 steps in their code; here truncated)",
+    "csgm": "CSGM: Adam lr 0.1, 10 restarts x 500 steps",
+    "deepinv": "deepinv: Adam lr 1e-2, up to 2500 steps, relative tolerance 1e-4",
+}
+
+
+def _scaled(steps: int, scale: float, least: int = 2) -> int:
+    return max(int(round(steps * scale)), least)
+
+
+def published_settings(scale: float = 1.0) -> list[LVRSettings]:
+    """lvrlib's random-start setting ("ours") and the published ones, as lvr_speed runs
+    them; ``scale`` shortens the step counts (``--quick``)."""
+    return [
+        _RANDOM.replace(id=OURS, lr=DEFAULT_LR, schedule=DEFAULT_SCHEDULE,
+                        steps=_scaled(DEFAULT_STEPS, scale)),
+        PAPER_OPTIMISER.replace(id="lipton-tripathi", strategy="stochastic",
+                                steps=_scaled(1000, scale)),
+        _RANDOM.replace(id="csgm", lr=0.1, steps=_scaled(500, scale), restarts=10),
+        _RANDOM.replace(id="deepinv", lr=0.01, steps=_scaled(2500, scale), tol=1e-4),
+    ]
+
+
+def reference_setting(scale: float = 1.0) -> LVRSettings:
+    """The long run the random-start curves are measured against."""
+    return _RANDOM.replace(id=REFERENCE, lr=0.05, schedule="cosine",
+                           steps=_scaled(5000, scale, least=4))
+
+
+def label(settings: LVRSettings) -> str:
+    """A setting of lvr_speed in words (the published ones as their papers and code run)."""
+    if settings.id in _LABELS:
+        return _LABELS[settings.id]
+    if settings.id == REFERENCE:
+        return (f"reference: Adam lr {settings.lr:g}, {settings.schedule} schedule, "
+                f"{settings.steps} steps")
+    return settings.id
+
+
+def study_settings(steps: int, long: int) -> tuple[list[LVRSettings], list[LVRSettings]]:
+    """The sweep behind recover()'s random-start defaults (``lvr_speed.py --study``):
+    candidates run for ``steps`` steps, and long references run for ``long``."""
+    adam = _RANDOM.replace(steps=steps)
+    cands = [adam.replace(id=f"adam-{lr}", lr=lr) for lr in (0.01, 0.03, 0.05, 0.1)]
+    cands += [adam.replace(id=f"adam-{sch}-{lr}", lr=lr, schedule=sch)
+              for sch, lr in (("cosine", 0.05), ("cosine", 0.1), ("cosine", 0.2), ("step", 0.1))]
+    cands += [adam.replace(id="sgd-1.0", optimizer="sgd", lr=1.0)]
+    cands += [adam.replace(id="adam-0.05-tol", lr=0.05, tol=1e-3)]
+    ref = _RANDOM.replace(steps=long)
+    refs = [ref.replace(id=STUDY_REFERENCE, lr=0.05, schedule="cosine"),
+            ref.replace(id="ref-const-0.01", lr=0.01),
+            ref.replace(id="ref-sgd-1.0", optimizer="sgd", lr=1.0)]
+    return cands, refs
+
+
+# --------------------------------------------------------------------------- lvr_converge
+CONVERGE_DEFAULT = f"recover() default: encoder, whitened Adam {ENCODER_STEPS}"
+ORACLE_NAME, BM3D_NAME = "oracle (start z*)", "BM3D (true sigma)"
+# Candidates that are not one recover() call: the script runs them its own way, with the
+# numbers (steps, restarts, lr) of their settings.
+NOT_FOLDED = f"{CONVERGE_DEFAULT}, batch norm not folded"
+ENCODER_ALONE = "encoder alone"
+MULTISTART = "multi-start 8 x 25, best + 175"
+LBFGS = "L-BFGS 100 (random start, summed loss)"
+#: How the multi-start candidate continues each image's best start.
+MULTISTART_CONTINUE = LVRSettings(strategy="project", steps=175, lr=0.05,
+                                  id="multi-start continuation")
+#: The reference: from the true latent, projected and whitened Adam at a constant step
+#: size, until the loss stops falling (lvr_converge's --oracle-steps).
+ORACLE = LVRSettings(strategy="project", steps=1000, lr=0.03, schedule="constant",
+                     precondition=True, id=ORACLE_NAME)
+
+
+def converge_steps(steps: int, quick: bool) -> int:
+    """A candidate's step count at lvr_converge's scale (``--quick``: a fiftieth, >= 2)."""
+    return max(2, steps // 50) if quick else steps
+
+
+def converge_candidates(quick: bool = False, encoder: bool = True) -> list[LVRSettings]:
+    """The ways of running LVR that lvr_converge measures, recover()'s default first.
+    ``encoder``: the generator has an encoder (else only the random starts).
+    ``precondition=True`` means whitened with the encoder's curvature."""
+    s = lambda k: converge_steps(k, quick)  # noqa: E731
+    e50 = LVRSettings(steps=s(ENCODER_STEPS))
+    random = LVRSettings(init="random", strategy="project", lr=0.1, schedule="cosine")
+    c = []
+    if encoder:
+        default = LVRSettings(id=CONVERGE_DEFAULT, steps=s(ENCODER_STEPS) if quick else None)
+        c += [default, default.replace(id=NOT_FOLDED), LVRSettings(id=ENCODER_ALONE, init="encoder")]
+        c += [LVRSettings(id=f"encoder, whitened Adam {k}", steps=s(k)) for k in (20, 60, 80)]
+        c += [e50.replace(id=f"encoder, Adam {ENCODER_STEPS} (not whitened)", precondition=False,
+                          lr=0.05)]
+        c += [e50.replace(id=f"encoder, whitened Adam {ENCODER_STEPS}, {strat}", strategy=strat)
+              for strat in ("stochastic", "none")]
+        c += [random.replace(id="random start, whitened Adam 200", steps=s(200),
+                             schedule="constant", precondition=True)]
+    return c + [
+        random.replace(id="old default: random, stochastic, Adam 200", strategy="stochastic",
+                       steps=s(200)),
+        random.replace(id="random, project, Adam 200", steps=s(200)),
+        PAPER_OPTIMISER.replace(id="paper: random, project, gradient descent 1000",
+                                strategy="project", steps=s(1000)),
+        random.replace(id=MULTISTART, steps=s(25), restarts=8),
+        LVRSettings(id=LBFGS, init="random", strategy="project", steps=s(100)),
+    ]
+
+
+# --------------------------------------------------------------------------- files
+def find_run(name: str, files: Iterable[str], command: str,
+             folder: str | Path | None = None) -> Path:
+    """The folder of a recorded run (``lvrlib.records.recorded_run``: ``folder`` when
+    given, else a full run of your own in benchmarks/results, else book/data/<name>);
+    FileNotFoundError naming the command that makes one when there is none."""
+    files = list(files)
+    found = recorded_run(name, files, folder=folder)
+    if found is None:
+        raise FileNotFoundError(
+            f"No run of {name} ({', '.join(files)}) in benchmarks/results or book/data/{name}: "
+            f"run `{command}` (it writes benchmarks/results), or run it with --quick --out DIR "
+            "and pass that folder as results_dir.")
+    return found
+
+
+def read_run(folder: Path, names: Sequence[str]) -> dict[str, pd.DataFrame]:
+    """{name: the run's ``name.csv``}."""
+    return {n: pd.read_csv(Path(folder) / f"{n}.csv") for n in names}
+
+
+def read_facts(path: str | Path) -> dict:
+    """A key, value CSV file (a run's machine file) as a dict (values as read)."""
+    facts = pd.read_csv(path)
+    return dict(zip(facts["key"], facts["value"]))
+
+
+def write_csv(path: str | Path, rows: list[dict]) -> None:
+    """Rows as a CSV file, the columns in the order they first appear; a ``per_image``
+    entry (an array) is left out."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = [{k: v for k, v in r.items() if k != "per_image"} for r in rows]
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for r in rows for k in r)))
+        w.writeheader()
+        w.writerows(rows)
+
+
+def write_facts(path: str | Path, facts: dict) -> None:
+    """A run's facts (machine, scale, command) as a key, value CSV file."""
+    write_csv(path, [dict(key=k, value=v) for k, v in facts.items()])
+
+
+# --------------------------------------------------------------------------- summaries
+def summary_value(summary: pd.DataFrame, prefix: str) -> float:
+    """The value of the first quantity of lvr_speed's summary.csv that starts with ``prefix``."""
+    return float(summary[summary["quantity"].str.startswith(prefix)]["value"].iloc[0])
+
+
+def study_gaps(study: pd.DataFrame) -> pd.DataFrame:
+    """study_curves.csv with a ``gap`` column: PSNR minus the reference's (STUDY_REFERENCE
+    at its longest run) in the same cell (set, sigma), dB."""
+    ref = study[study["setting"] == STUDY_REFERENCE]
+    ref = ref[ref["steps"] == ref["steps"].max()].set_index(["set", "sigma"])["psnr"]
+    return study.assign(gap=study["psnr"] - [ref[k] for k in zip(study["set"], study["sigma"])])
+
+
+def best_single_start(gaps: pd.DataFrame, steps: int) -> str | None:
+    """The single-start setting with the smallest mean gap on the real images after
+    ``steps`` steps, and the next one, in words (None when not measured)."""
+    single = gaps[~gaps["setting"].str.startswith(("ref-", "csgm"))]
+    real = single[(single["set"] == "celeba-test") & (single["steps"] == steps)]
+    if not len(real):
+        return None
+    top = real.groupby("setting")["gap"].mean().sort_values(ascending=False)
+    return (f"{top.index[0]} ({top.iloc[0]:+.2f} dB; next {top.index[1]}, "
+            f"{top.iloc[1]:+.2f} dB)")
+
+
+def study_facts(study: pd.DataFrame) -> dict:
+    """The study's settings, sigmas and reference, in words."""
+    ref = study[study["setting"] == STUDY_REFERENCE]
+    return dict(
+        perf_study_settings=", ".join(s for s in study["setting"].unique()
+                                      if not s.startswith("ref-")),
+        perf_study_sigmas=", ".join(f"{v:g}" for v in sorted(study["sigma"].unique())),
+        perf_study_ref=f"{STUDY_REFERENCE} ({int(ref['steps'].max())} steps)")
