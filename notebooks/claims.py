@@ -84,6 +84,7 @@ table.loc[table["per cell (dB)"] != "", ["claim", "per cell (dB)"]].set_index("c
 
 # %%
 from lvrlib.experiments import lvr_description
+from lvrlib.methods import label
 from lvrlib.paper import compact_table, read_summary_csv
 from lvrlib.records import recorded_run
 
@@ -96,9 +97,10 @@ sample = get_profile("sample")
 glue("sample_n", sample.n_celeba, display=False)
 glue("sample_how", lvr_description(sample, device), display=False)
 glue("s_sto50", mean(row50["LVR (stochastic clipping)"]), display=False)
-glue("s_pro50", mean(row50["LVR, projected gradient"]), display=False)
-glue("s_non50", mean(row50["LVR, no clipping"]), display=False)
-glue("s_bm3d50", mean(row50["BM3D (true sigma)"]), display=False)
+# The run's columns: today's method labels, and its stochastic LVR under an older label.
+glue("s_pro50", mean(row50[label("lvr-project")]), display=False)
+glue("s_non50", mean(row50[label("lvr-none")]), display=False)
+glue("s_bm3d50", mean(row50[label("bm3d")]), display=False)
 compact_table(t1s, digits=2)
 
 # %%
@@ -108,12 +110,12 @@ compact_table(t2s, digits=2)
 # What the recorded run shows, computed from its tables: the order of the three clipping
 # strategies by mean PSNR at each noise level, and the sign of LVR-SA minus LVR.
 STRATEGIES = {"stochastic clipping": "LVR (stochastic clipping)",
-              "projected gradient": "LVR, projected gradient",
-              "no clipping": "LVR, no clipping"}
+              "projected gradient": label("lvr-project"),
+              "no clipping": label("lvr-none")}
 orders = [(sigma, sorted(STRATEGIES, key=lambda k: -mean(r[STRATEGIES[k]])))
           for (_, sigma), r in t1s.iterrows() if sigma > 0]
 as_paper = sum(order == list(STRATEGIES) for _, order in orders)
-gain = t2s["LVR-SA (true sigma)"].map(mean) - t2s["LVR (stochastic clipping)"].map(mean)
+gain = t2s[label("lvr-sa")].map(mean) - t2s["LVR (stochastic clipping)"].map(mean)
 conclusion = (
     "Ranked by mean PSNR on noisy generated images: "
     + "; ".join(f"sigma {s:g}: " + " > ".join(order) for s, order in orders)

@@ -1,0 +1,187 @@
+"""The one pipeline: recovery settings (LVRSettings), update rules, the method registry
+and the recorded-run finder."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from lvrlib import methods, records
+from lvrlib.dcgan import eval_mode
+from lvrlib.encoder import choose_start
+from lvrlib.methods import CLI_METHODS, METHODS, Context, run_method, run_methods
+from lvrlib.physics import add_noise
+from lvrlib.recovery import recover
+from lvrlib.settings import (DEFAULT_STEPS, ENCODER_STEPS, PAPER_OPTIMISER, LVRSettings)
+from lvrlib.sharpness import SharpnessBank
+from lvrlib.updates import Adam, apply_box, update_rule
+from test_recovery import tiny_generator
+
+
+@pytest.fixture(scope="module")
+def G():
+    return tiny_generator(0)
+
+
+@pytest.fixture(scope="module")
+def y(G):
+    g = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        x = G((torch.rand(3, 100, generator=g) * 2 - 1) * 0.9)
+    return add_noise(x, 30, torch.Generator().manual_seed(6))
+
+
+# --------------------------------------------------------------------------- settings
+def test_settings_are_checked_frozen_and_fill_defaults_once(G):
+    s = LVRSettings()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.steps = 3
+    for bad in (dict(strategy="clip"), dict(optimizer="lbfgs"), dict(steps=0),
+                dict(lr=-1.0), dict(schedule="linear"), dict(init="zeros"), dict(tol=-1)):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            LVRSettings(**bad)
+    run, enc = s.resolve(G)            # no encoder for this generator: a random start
+    assert enc is None and run.init == "random" and run.precondition is False
+    assert (run.steps, run.lr, run.schedule) == (DEFAULT_STEPS, 0.1, "cosine")
+    assert s.replace(steps=7).resolve(G)[0].steps == 7       # given fields are kept
+    assert s.resolve(G, given_start=True)[0].init == "given"
+    assert s.resolve(G, curvature=torch.eye(100))[0].precondition is True
+    with pytest.raises(ValueError, match="z_init"):
+        choose_start(G, "given")
+
+
+def test_recover_records_the_resolved_settings_and_takes_them_as_an_object(G, y):
+    settings = LVRSettings(steps=5, strategy="none", id="mine")
+    a = recover(G, y, settings, seed=1)
+    b = recover(G, y, seed=1, steps=5, strategy="none", id="mine")
+    assert torch.equal(a.z, b.z) and a.settings == b.settings
+    assert a.settings == settings.resolve(G)[0].asdict()
+    assert a.settings["init"] == "random" and a.settings["id"] == "mine"
+    # Fields given as keywords change the object's fields, not the object.
+    c = recover(G, y, settings, seed=1, steps=3)
+    assert c.settings["steps"] == 3 and settings.steps == 5
+
+
+def test_the_shipped_generator_resolves_to_the_encoder_start():
+    from lvrlib.checkpoints import load_generator
+
+    run, enc = LVRSettings().resolve(load_generator(None))
+    assert enc is not None and run.init == "encoder" and run.precondition is True
+    assert run.steps == ENCODER_STEPS and run.schedule == "constant"
+    assert run.describe() == (f"from the encoder's latent, {ENCODER_STEPS} whitened Adam "
+                              "steps at lr 0.1 (constant step size)")
+    paper = PAPER_OPTIMISER.replace(steps=10).resolve(load_generator(None))[0]
+    assert paper.describe() == ("from a random latent, 10 gradient descent steps at lr 1 "
+                                "(constant step size)")
+
+
+def test_adam_rule_takes_torch_adams_steps():
+    """The per-row rule is torch.optim.Adam's arithmetic. The two round differently
+    (torch fuses p - a * m / d in addcdiv), by at most a few float32 ulps of |z| per step:
+    after 20 steps of size <= 0.1 on |z| <= 2 that is under 20 * 4 * 2 * 1.2e-7 = 2e-5."""
+    g = torch.Generator().manual_seed(0)
+    target = torch.randn(4, 6, generator=g)
+    z0 = torch.randn(4, 6, generator=g)
+    p = z0.clone().requires_grad_(True)
+    opt = torch.optim.Adam([p], lr=0.1)
+    z, rule = z0.clone(), update_rule("adam", z0)
+    assert isinstance(rule, Adam)
+    for t in range(20):
+        opt.zero_grad()
+        ((p - target) ** 2).sum().backward()
+        opt.step()
+        step, scale = rule.step(2 * (z - target), t, 0.1)
+        z = z - scale * step
+    torch.testing.assert_close(z, p.detach(), rtol=0, atol=2e-5)
+    assert not torch.equal(z, z0)
+
+
+def test_box_treatments_by_name():
+    z = torch.tensor([[-1.5, 0.3, 2.0]])
+    assert torch.equal(apply_box("none", z), z)
+    assert torch.equal(apply_box("project", z), torch.tensor([[-1.0, 0.3, 1.0]]))
+    s = apply_box("stochastic", z, torch.Generator().manual_seed(0))
+    assert s[0, 1] == 0.3 and s.abs().max() <= 1.0
+    with pytest.raises(ValueError, match="strategy='clip'"):
+        apply_box("clip", z)
+
+
+def test_eval_mode_restores_the_mode_even_on_error(G):
+    G.train()
+    with pytest.raises(RuntimeError):
+        with eval_mode(G):
+            assert not G.training
+            raise RuntimeError("boom")
+    assert G.training
+    G.eval()
+
+
+# --------------------------------------------------------------------------- registry
+def test_registry_labels_and_cli_methods():
+    assert CLI_METHODS == ("lvr", "lvr-sa", "ia-lvr", "bm3d")
+    assert methods.label("lvr-project") == "LVR, projected gradient"
+    assert methods.short_label("LVR-SA (true sigma)") == methods.short_label("lvr-sa") == "LVR\u2011SA"
+    assert methods.label("clean") == "clean"
+    assert {m.family for m in METHODS.values()} == {"input", "lvr", "lvr-sa", "adaptive",
+                                                    "classical"}
+    assert all(METHODS[m.starts_from].family == "lvr" for m in METHODS.values()
+               if m.starts_from)
+    with pytest.raises(ValueError, match="starts from the result of lvr"):
+        run_method("lvr-sa", torch.zeros(1, 3, 64, 64), 50, Context())
+    with pytest.raises(ValueError, match="method='bm4d'"):
+        run_method("bm4d", torch.zeros(1, 3, 64, 64), 50, Context())
+
+
+def test_run_methods_recovers_once_for_the_methods_that_start_from_lvr(G, y, monkeypatch):
+    """LVR-SA and IA-LVR start from one LVR run, and get what they would get run alone."""
+    import lvrlib.recovery
+
+    calls = []
+    real = lvrlib.recovery.recover
+    monkeypatch.setattr(lvrlib.recovery, "recover",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    bank = SharpnessBank([25.0, 50.0], torch.full((2, 100), 0.01))
+    ctx = Context(generator=G, lvr=LVRSettings(steps=4), bank=bank, seed=3, ia_steps=2)
+    out = run_methods(["lvr-sa", "ia-lvr", "lvr"], y, 30.0, ctx)
+    assert len(calls) == 1 and list(out) == ["lvr-sa", "ia-lvr", "lvr"]
+    lvr = run_method("lvr", y, 30.0, ctx)
+    assert torch.equal(out["lvr"].z, lvr.z)
+    sa = run_method("lvr-sa", y, 30.0, ctx, start=lvr)
+    assert torch.equal(out["lvr-sa"].images, sa.images)
+    assert np.array_equal(sa.sigma_used, [30.0] * 3)
+    assert out["lvr-sa"].seconds >= out["lvr"].seconds     # includes the run it starts from
+
+
+def test_classical_methods_take_a_sigma_per_image_or_estimate_it(y):
+    ctx = Context()
+    one = run_method("tv", y[:2], 30.0, ctx)
+    per = run_method("tv", y[:2], [30.0, 30.0], ctx)
+    assert torch.equal(one.images, per.images) and list(one.sigma_used) == [30.0, 30.0]
+    blind = run_method("bm3d-blind", y[:1], None, ctx)
+    assert blind.sigma_used.shape == (1,) and blind.sigma_used[0] > 10
+    with pytest.raises(ValueError, match="needs the noise sigma"):
+        run_method("nlm", y[:1], None, ctx)
+
+
+# --------------------------------------------------------------------------- records
+def test_recorded_run_prefers_a_full_run_of_your_own(tmp_path, monkeypatch):
+    own, book = tmp_path / "results", tmp_path / "data"
+    monkeypatch.setattr(records, "OWN_RESULTS", own)
+    monkeypatch.setattr(records, "RECORDED", book)
+    (book / "bench").mkdir(parents=True)
+    (book / "bench" / "a.csv").write_text("x\n1\n")
+    assert records.recorded_run("bench", ["a.csv"]) == book / "bench"
+    assert records.recorded_run("bench", ["b.csv"]) is None
+    own.mkdir()
+    (own / "a.csv").write_text("x\n2\n")
+    pd.DataFrame({"key": ["quick"], "value": ["True"]}).to_csv(own / "a_machine.csv")
+    assert records.recorded_run("bench", ["a.csv"]) == book / "bench"     # quick: passed over
+    assert records.recorded_run("bench", ["a.csv"], allow_quick=True) == own
+    (own / "a_machine.csv").unlink()
+    assert records.recorded_run("bench", ["a.csv"]) == own
+    assert records.recorded_run("bench", ["a.csv"], own=False) == book / "bench"
+    with pytest.raises(FileNotFoundError, match="b.csv"):
+        records.recorded_run("bench", ["b.csv"], folder=own)
