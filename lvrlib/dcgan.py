@@ -23,6 +23,7 @@ __all__ = [
     "eval_mode",
     "device_for",
     "latent_shape",
+    "generated_images",
 ]
 
 
@@ -251,3 +252,15 @@ def device_for(generator: nn.Module, device="auto") -> torch.device:
         raise ValueError(f"the generator is on {param.device} but device={device!r}; move "
                          "it with generator.to(device) first, or pass device='auto'.")
     return param.device
+
+
+def generated_images(generator: nn.Module, n: int, seed: int = 0,
+                     device: str | torch.device = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """n images of the generator and their latents, (x, z) on the CPU: z drawn from the
+    prior with ``torch.Generator().manual_seed(seed)`` (``sample_latent``), x = G(z) in
+    eval mode. The generated sets of the book, the sharpness vectors and the benchmarks
+    all draw their images this way."""
+    z = sample_latent(n, latent_shape(generator)[0], torch.Generator().manual_seed(seed),
+                      device)
+    with eval_mode(generator), torch.no_grad():
+        return generator(z).cpu(), z.cpu()

@@ -32,10 +32,10 @@ import torch
 from .cache import cached
 from .checkpoints import load_generator, read_metadata
 from .data import celeba, celeba_sample, lfw, lfw_subset, olivetti
-from .dcgan import resolve_device, sample_latent
+from .dcgan import generated_images, resolve_device
 from .methods import METHODS, Context, Output, label, run_method
 from .metrics import MeanCI, mean_ci, paired_diff, psnr, ssim
-from .physics import add_noise
+from .physics import noisy_copy
 from .profiles import Profile
 from .recovery import recover
 from .settings import LVRSettings
@@ -83,11 +83,8 @@ def clean_set(name: str, n: int, seed: int = 0, *, celeba_source: str = "sample"
               checkpoint: str | None = None, device: str = "cpu"):
     """The clean images of a set, (n, C, H, W) in [-1, 1], and their true latents (or None)."""
     if name in ("generated", "generated-fresh"):
-        G = generator_for(checkpoint, device)
-        g = torch.Generator().manual_seed(seed + (1000 if name == "generated-fresh" else 0))
-        z = sample_latent(n, G.config.nz, g, device)
-        with torch.no_grad():
-            return G(z).cpu(), z.cpu()
+        return generated_images(generator_for(checkpoint, device), n,
+                                seed + (1000 if name == "generated-fresh" else 0), device)
     if name == "celeba-test":
         if celeba_source == "full":
             root = os.environ.get("LVRLIB_CELEBA_ROOT")
@@ -113,7 +110,7 @@ def noisy_set(name: str, sigma: float, n: int, seed: int = 0, **kw):
     """(clean, noisy, true z or None) for a set at noise ``sigma`` (0..255 pixel units):
     the one noisy set of the book, the benchmarks and the recipes."""
     x, z = clean_set(name, n, seed, **kw)
-    return x, add_noise(x, sigma, torch.Generator().manual_seed(seed + 1)), z
+    return x, noisy_copy(x, sigma, seed), z
 
 
 def _context(lvr: dict | None, seed: int, checkpoint, device, **kw) -> Context:

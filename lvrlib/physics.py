@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ["Operator", "Identity", "Grayscale", "Resize", "Compose", "operator_for",
-           "add_noise", "sigma_to_unit", "unit_to_sigma"]
+           "add_noise", "noisy_copy", "sigma_to_unit", "unit_to_sigma"]
 
 
 class Operator:
@@ -118,3 +118,10 @@ def add_noise(x: torch.Tensor, sigma: float, generator: torch.Generator | None =
     n = torch.randn(x.shape, generator=generator, dtype=torch.float32).to(x.device)
     y = x + sigma_to_unit(sigma) * n
     return y.clamp(-1, 1) if clip else y
+
+
+def noisy_copy(x: torch.Tensor, sigma: float, seed: int = 0) -> torch.Tensor:
+    """``add_noise`` with the noise of ``seed``: ``torch.Generator().manual_seed(seed + 1)``
+    (the images themselves are drawn with ``seed``), the same standard normal draws at
+    every sigma. The noisy sets of the book, the sharpness vectors and the benchmarks."""
+    return add_noise(x, sigma, torch.Generator().manual_seed(seed + 1))

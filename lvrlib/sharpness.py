@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .dcgan import eval_mode, sample_latent
-from .physics import Operator, add_noise, unit_to_sigma
+from .dcgan import eval_mode, generated_images
+from .physics import Operator, noisy_copy, unit_to_sigma
 from .recovery import recover
 
 __all__ = [
@@ -49,13 +49,10 @@ def sharpness_vector(generator: torch.nn.Module, sigma: float, n: int = 64, *,
     if n < 2:
         raise ValueError(f"n={n}; a sharpness vector is a mean over at least 2 images.")
     dev = recover_kwargs.pop("device", None) or next(generator.parameters()).device
-    g = torch.Generator().manual_seed(seed)
-    z = sample_latent(n, generator.config.nz, g, dev)
-    with eval_mode(generator), torch.no_grad():
-        x = generator(z)
-    y = add_noise(x, sigma, torch.Generator().manual_seed(seed + 1))
-    res = recover(generator, y, seed=seed + 2, device=dev, **recover_kwargs)
-    s = z.cpu().mean(0) - res.z.mean(0)
+    x, z = generated_images(generator, n, seed, dev)
+    res = recover(generator, noisy_copy(x, sigma, seed).to(dev), seed=seed + 2, device=dev,
+                  **recover_kwargs)
+    s = z.mean(0) - res.z.mean(0)
     return s, {**res.settings, "recover_seed": res.seed, "sigma": float(sigma),
                "n": n, "seed": seed, "final_loss": float(res.loss.mean())}
 
