@@ -38,7 +38,7 @@ import pandas as pd
 from myst_nb import glue
 
 from lvrlib.experiments import lvr_description, paired_table, summary_table
-from lvrlib.methods import label
+from lvrlib.methods import label as method_label
 from lvrlib.metrics import mean_ci, paired_diff
 from lvrlib.paper import TABLE1_METHODS, compact_paired, compact_table, table1, table1_compute
 from lvrlib.plots import image_rows
@@ -68,7 +68,7 @@ for r in results:
     row = {"sigma": r["lvr-project"].sigma}
     for m in ("lvr-none", "lvr-project", "lvr-stochastic"):
         ci = mean_ci(r[m].z_mse)
-        row[label(m)] = f"{ci.mean:.3f} [{ci.low:.3f}, {ci.high:.3f}]"
+        row[method_label(m)] = f"{ci.mean:.3f} [{ci.low:.3f}, {ci.high:.3f}]"
     zrows.append(row)
 pd.DataFrame(zrows).set_index("sigma")
 
@@ -168,6 +168,6 @@ end.round(3)
 
 # %%
 image_rows({"clean": top["clean"].images, "noisy": top["noisy"].images,
-            **{METHOD_LABELS[m]: top[m].images
+            **{method_label(m): top[m].images
                for m in ("lvr-none", "lvr-project", "lvr-stochastic", "bm3d")}})
 plt.show()
