@@ -9,7 +9,8 @@ share of images within 0.1 dB), its final loss relative to the oracle's, its lat
 and its seconds per image, beside BM3D's seconds per image on the same images in the
 same process.
 
-Candidates (recover() with the settings shown, unless said otherwise):
+Candidates (``lvrlib.benchmarking.converge_candidates``: values of LVRSettings, each id
+the text of its row; recover() with those settings, unless said otherwise):
 - recover()'s default (the encoder's start, whitened projected Adam), the same on the
   generator's layers as they are (batch norms not folded: the speed before the fold),
   and variations of it: other step counts, no whitening, the other two box treatments, a random start;
@@ -30,29 +31,27 @@ converge_machine.csv (the run's facts) to --out (default benchmarks/results/).
 from __future__ import annotations
 
 import argparse
-import csv
+import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from lvrlib.baselines import bm3d_denoise
-from lvrlib.checkpoints import load_generator
-from lvrlib.data import add_noise
+from lvrlib.benchmarking import (BM3D_NAME, CONVERGE_DEFAULT, ENCODER_ALONE, LBFGS, MULTISTART,
+                                 MULTISTART_CONTINUE, NOT_FOLDED, ORACLE, WITHIN_DB,
+                                 add_run_options, converge_candidates, converge_steps,
+                                 write_csv, write_facts)
 from lvrlib.dcgan import sample_latent
-from lvrlib.encoder import shipped_encoder_for
+from lvrlib.encoder import encode, shipped_encoder_for
+from lvrlib.experiments import generator_for, noisy_set
 from lvrlib.metrics import psnr
-from lvrlib.recovery import ENCODER_STEPS, encode, recover
+from lvrlib.recovery import recover
+from lvrlib.settings import LVRSettings
 
-WITHIN_DB = 0.1
-
-
-def generated(G, n, sigma, zseed=5, nseed=6):
-    z = sample_latent(n, 100, torch.Generator().manual_seed(zseed))
-    with torch.no_grad():
-        x = G(z)
-    return z, x, add_noise(x, sigma, torch.Generator().manual_seed(nseed))
+# The images: noisy_set's generated set with seed 5 (latents seed 5, noise seed 6), apart
+# from the book's (seed 0) and from the encoder's training pairs.
+SEED = 5
 
 
 def mse(G, z, y):
@@ -77,14 +76,12 @@ def lbfgs(G, y, iters, seed=0):
     return z.detach().clamp(-1, 1)
 
 
-def multistart(G, y, starts, probe, steps, seed=0):
-    """``starts`` random starts per image, ``probe`` projected Adam steps each; each
-    image's best start continues for ``steps`` more steps."""
-    n = len(y)
-    r = recover(G, y, init="random", strategy="project", steps=probe, lr=0.1,
-                restarts=starts, seed=seed)
-    r2 = recover(G, y, z_init=r.z, strategy="project", steps=steps, lr=0.05, seed=seed)
-    return r2.z
+def multistart(G, y, probe: LVRSettings, quick: bool, seed=0):
+    """``probe.restarts`` random starts per image, ``probe.steps`` steps each; each
+    image's best start continues with MULTISTART_CONTINUE."""
+    r = recover(G, y, probe, seed=seed)
+    more = MULTISTART_CONTINUE.replace(steps=converge_steps(MULTISTART_CONTINUE.steps, quick))
+    return recover(G, y, more, z_init=r.z, seed=seed).z
 
 
 class Plain(torch.nn.Module):
@@ -100,122 +97,112 @@ class Plain(torch.nn.Module):
         return self.G(z)
 
 
-DEFAULT = f"recover() default: encoder, whitened Adam {ENCODER_STEPS}"
+def runner(G, enc, settings: LVRSettings, quick: bool):
+    """The function y -> latents that runs one candidate: recover() with its settings
+    (whitened with the encoder's curvature where ``precondition`` is True), or its own way
+    for the candidates that are not one recover() call."""
+    special = {
+        NOT_FOLDED: lambda y: recover(Plain(G), y, settings, encoder=enc).z,
+        ENCODER_ALONE: lambda y: encode(enc, y),
+        MULTISTART: lambda y: multistart(G, y, settings, quick),
+        LBFGS: lambda y: lbfgs(G, y, settings.steps),
+    }
+    curvature = enc.curvature if enc is not None and settings.precondition is True else None
+    return special.get(settings.id, lambda y: recover(G, y, settings, curvature=curvature).z)
 
 
-def candidates(G, enc, quick):
-    """{setting: function y -> latents}, recover()'s default first."""
-    s = (lambda k: max(2, k // 50)) if quick else (lambda k: k)
-    c = {}
-    if enc is not None:
-        c[DEFAULT] = lambda y: recover(G, y, steps=s(ENCODER_STEPS) if quick else None).z
-        plain = Plain(G)   # what recover() ran before batch norms were folded
-        c[f"{DEFAULT}, batch norm not folded"] = lambda y: recover(
-            plain, y, encoder=enc, steps=s(ENCODER_STEPS) if quick else None).z
-        c["encoder alone"] = lambda y: encode(enc, y)
-        for k in (20, 60, 80):
-            c[f"encoder, whitened Adam {k}"] = lambda y, k=k: recover(G, y, steps=s(k)).z
-        c[f"encoder, Adam {ENCODER_STEPS} (not whitened)"] = lambda y: recover(
-            G, y, steps=s(ENCODER_STEPS), precondition=False, lr=0.05).z
-        for strat in ("stochastic", "none"):
-            c[f"encoder, whitened Adam {ENCODER_STEPS}, {strat}"] = (
-                lambda y, strat=strat: recover(G, y, strategy=strat, steps=s(ENCODER_STEPS)).z)
-        c["random start, whitened Adam 200"] = lambda y: recover(
-            G, y, init="random", precondition=enc.curvature, steps=s(200), lr=0.1,
-            schedule="constant").z
-    c.update({
-        "old default: random, stochastic, Adam 200": lambda y: recover(
-            G, y, init="random", strategy="stochastic", steps=s(200), lr=0.1).z,
-        "random, project, Adam 200": lambda y: recover(
-            G, y, init="random", strategy="project", steps=s(200), lr=0.1).z,
-        "paper: random, project, gradient descent 1000": lambda y: recover(
-            G, y, init="random", strategy="project", optimizer="sgd", steps=s(1000),
-            lr=1.0, schedule="constant").z,
-        "multi-start 8 x 25, best + 175": lambda y: multistart(G, y, 8, s(25), s(175)),
-        "L-BFGS 100 (random start, summed loss)": lambda y: lbfgs(G, y, s(100)),
-    })
-    return c
+def oracle(G, enc, x, y, z_true, steps: int):
+    """The reference: recovery from the true latents (ORACLE, ``steps`` steps); its
+    result, per-image PSNR and the relative fall of its mean loss over the last half."""
+    t0 = time.perf_counter()
+    ref = recover(G, y, ORACLE.replace(steps=steps), z_init=z_true,
+                  curvature=enc.curvature if enc is not None else None, snapshots=[steps // 2])
+    half = mse(G, ref.snapshots[steps // 2], y).mean()
+    drift = float((half - ref.loss.mean()) / ref.loss.mean())
+    o_psnr = psnr(ref.images, x)
+    print(f"oracle: {steps} steps from z*, {time.perf_counter() - t0:.0f} s; mean PSNR "
+          f"{o_psnr.mean():.2f} dB; loss fell {drift:.2e} (relative) over the last half",
+          flush=True)
+    return ref, o_psnr, drift
 
 
-def main(argv=None):
+def fixed_rows(ref, o_psnr, z_true, bm_psnr, bm_s) -> list[dict]:
+    """The oracle's row and BM3D's."""
+    nan = float("nan")
+    return [dict(setting=ORACLE.id, mean_psnr=o_psnr.mean(), gap_db=0.0, within_share=1.0,
+                 loss_rel=0.0, z_mse=float((ref.z - z_true).pow(2).mean()), s_per_image=nan,
+                 of_bm3d=nan),
+            dict(setting=BM3D_NAME, mean_psnr=bm_psnr.mean(),
+                 gap_db=float((o_psnr - bm_psnr).mean()),
+                 within_share=float(((o_psnr - bm_psnr) <= WITHIN_DB).mean()),
+                 loss_rel=nan, z_mse=nan, s_per_image=bm_s, of_bm3d=1.0)]
+
+
+def measure(G, fn, x, y, z_true, ref, o_psnr, bm_s, name: str) -> tuple[dict, list[dict]]:
+    """One candidate's row (gap to the oracle, loss, latent error, seconds) and its
+    per-image rows."""
+    n = len(y)
+    t0 = time.perf_counter()
+    z = fn(y)
+    sec = (time.perf_counter() - t0) / n
+    with torch.no_grad():
+        xi = G(z)
+    p = psnr(xi, x)
+    gap = o_psnr - p
+    loss = (xi - y).pow(2).flatten(1).mean(1)
+    row = dict(setting=name, mean_psnr=float(p.mean()), gap_db=float(gap.mean()),
+               within_share=float((gap <= WITHIN_DB).mean()),
+               loss_rel=float(((loss - ref.loss) / ref.loss).mean()),
+               z_mse=float((z - z_true).pow(2).mean()), s_per_image=sec, of_bm3d=sec / bm_s)
+    print(f"{name:48s} {row['mean_psnr']:6.2f} dB  gap {row['gap_db']:+6.2f}  "
+          f"within {row['within_share']:4.0%}  loss {row['loss_rel']:+.1e}  "
+          f"{sec:6.3f} s/img ({row['of_bm3d']:.2f} x BM3D)", flush=True)
+    return row, [dict(setting=name, image=i, psnr=float(p[i]), gap_db=float(gap[i]))
+                 for i in range(n)]
+
+
+def parse(argv):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=64)
     ap.add_argument("--sigma", type=float, default=50)
-    ap.add_argument("--oracle-steps", type=int, default=1000)
+    ap.add_argument("--oracle-steps", type=int, default=ORACLE.steps)
     ap.add_argument("--only", default=None, help="run only settings containing this text")
-    ap.add_argument("--quick", action="store_true", help="tiny sizes (seconds), for CI")
-    ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
-    a = ap.parse_args(argv)
+    return add_run_options(ap).parse_args(argv)
+
+
+def main(argv=None):
+    a = parse(argv)
     torch.set_num_threads(min(2, torch.get_num_threads()))
     n = 4 if a.quick else a.n
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    G = load_generator(None)
+    G = generator_for(None, "cpu")
     enc = shipped_encoder_for(G)
-    z_true, x, y = generated(G, n, a.sigma)
-
+    x, y, z_true = noisy_set("generated", a.sigma, n, SEED)
     started = time.perf_counter()
-    t0 = time.perf_counter()
     osteps = 20 if a.quick else a.oracle_steps
-    ref = recover(G, y, z_init=z_true, strategy="project", steps=osteps, lr=0.03,
-                  schedule="constant", precondition=enc.curvature if enc is not None else True,
-                  snapshots=[osteps // 2])
-    half = mse(G, ref.snapshots[osteps // 2], y).mean()
-    drift = float((half - ref.loss.mean()) / ref.loss.mean())
-    o_psnr = psnr(ref.images, x)
-    print(f"oracle: {osteps} steps from z*, {time.perf_counter() - t0:.0f} s; mean PSNR "
-          f"{o_psnr.mean():.2f} dB; loss fell {drift:.2e} (relative) over the last half",
-          flush=True)
-
+    ref, o_psnr, drift = oracle(G, enc, x, y, z_true, osteps)
     t0 = time.perf_counter()
     bm = bm3d_denoise(y, a.sigma)
     bm_s = (time.perf_counter() - t0) / n
     bm_psnr = psnr(bm, x)
-    rows = [dict(setting="oracle (start z*)", mean_psnr=o_psnr.mean(), gap_db=0.0,
-                 within_share=1.0, loss_rel=0.0, z_mse=float((ref.z - z_true).pow(2).mean()),
-                 s_per_image=float("nan"), of_bm3d=float("nan")),
-            dict(setting="BM3D (true sigma)", mean_psnr=bm_psnr.mean(),
-                 gap_db=float((o_psnr - bm_psnr).mean()),
-                 within_share=float(((o_psnr - bm_psnr) <= WITHIN_DB).mean()),
-                 loss_rel=float("nan"), z_mse=float("nan"), s_per_image=bm_s, of_bm3d=1.0)]
-    per_image = []
+    rows, per_image = fixed_rows(ref, o_psnr, z_true, bm_psnr, bm_s), []
     print(f"BM3D: {bm_psnr.mean():.2f} dB, {bm_s:.3f} s per image", flush=True)
-    for name, fn in candidates(G, enc, a.quick).items():
-        if a.only and a.only not in name:
+    for settings in converge_candidates(a.quick, encoder=enc is not None):
+        if a.only and a.only not in settings.id:
             continue
-        t0 = time.perf_counter()
-        z = fn(y)
-        sec = (time.perf_counter() - t0) / n
-        with torch.no_grad():
-            xi = G(z)
-        p = psnr(xi, x)
-        gap = o_psnr - p
-        loss = (xi - y).pow(2).flatten(1).mean(1)
-        row = dict(setting=name, mean_psnr=float(p.mean()), gap_db=float(gap.mean()),
-                   within_share=float((gap <= WITHIN_DB).mean()),
-                   loss_rel=float(((loss - ref.loss) / ref.loss).mean()),
-                   z_mse=float((z - z_true).pow(2).mean()), s_per_image=sec,
-                   of_bm3d=sec / bm_s)
+        row, images = measure(G, runner(G, enc, settings, a.quick), x, y, z_true, ref, o_psnr,
+                              bm_s, settings.id)
         rows.append(row)
-        per_image += [dict(setting=name, image=i, psnr=float(p[i]), gap_db=float(gap[i]))
-                      for i in range(n)]
-        print(f"{name:48s} {row['mean_psnr']:6.2f} dB  gap {row['gap_db']:+6.2f}  "
-              f"within {row['within_share']:4.0%}  loss {row['loss_rel']:+.1e}  "
-              f"{sec:6.3f} s/img ({row['of_bm3d']:.2f} x BM3D)", flush=True)
-    for fname, data in (("converge.csv", rows), ("converge_per_image.csv", per_image)):
-        with open(out / fname, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(data[0]))
-            w.writeheader()
-            w.writerows(data)
-    info = dict(images=n, sigma=a.sigma, quick=a.quick, threads=torch.get_num_threads(),
-                oracle_steps=osteps, oracle_last_half_change=drift, default_setting=DEFAULT,
-                seconds=round(time.perf_counter() - started, 1), torch=torch.__version__,
-                command="python benchmarks/lvr_converge.py " + " ".join(
-                    argv if argv is not None else __import__("sys").argv[1:]))
-    with open(out / "converge_machine.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["key", "value"])
-        w.writerows(info.items())
+        per_image += images
+    write_csv(out / "converge.csv", rows)
+    write_csv(out / "converge_per_image.csv", per_image)
+    write_facts(out / "converge_machine.csv", dict(
+        images=n, sigma=a.sigma, quick=a.quick, threads=torch.get_num_threads(),
+        oracle_steps=osteps, oracle_last_half_change=drift, default_setting=CONVERGE_DEFAULT,
+        seconds=round(time.perf_counter() - started, 1), torch=torch.__version__,
+        command="python benchmarks/lvr_converge.py " + " ".join(
+            argv if argv is not None else sys.argv[1:])))
     print(f"wrote {out / 'converge.csv'}")
 
 

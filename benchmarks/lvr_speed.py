@@ -21,7 +21,8 @@ Prints a table and writes CSV files to ``--out`` (default benchmarks/results/). 
 runs tiny sizes (about 20 s on a 2-core CPU, for CI); the full run took 7.5 minutes there.
 ``--study`` instead runs the sweep that chose ``recover``'s defaults (optimisers, step
 sizes, schedules, 32 images per set and sigma: hours on a CPU, 165 s on an H200) and writes
-study_curves.csv and study_per_image.csv.
+study_curves.csv, study_per_image.csv and study_machine.csv. The settings, thresholds and
+goals are lvrlib.benchmarking's (the Performance chapter reads them there).
 
 Threads: unless ``--threads`` is given, a short recover() is timed with 1 thread and with
 every core, and the faster is used (on a loaded 2-core machine 2 threads can be far
@@ -33,81 +34,33 @@ slower than 1: OpenMP spin-waits).
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import platform
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from lvrlib.checkpoints import load_generator
-from lvrlib.data import add_noise, celeba_sample
-from lvrlib.dcgan import resolve_device, sample_latent
+from lvrlib.benchmarking import (CONVERGED_DB, CURVE_STEPS, GOAL_EFFICIENCY, GOAL_RANDOM_OF_BM3D,
+                                 OURS, REFERENCE, SPEED_SIGMAS, STUDY_REFERENCE, add_run_options,
+                                 label, published_settings, reference_setting, study_settings,
+                                 write_csv, write_facts)
+from lvrlib.dcgan import resolve_device
+from lvrlib.experiments import generator_for, noisy_set
 from lvrlib.metrics import mean_ci, psnr
-from lvrlib.recovery import DEFAULT_LR, DEFAULT_SCHEDULE, DEFAULT_STEPS, recover
-
-SIGMAS = (25, 50, 75)
-CURVE_STEPS = (25, 50, 100, 200, 400, 1000, 2500, 5000)
-CONVERGED_DB = 0.1   # "converged": mean PSNR within this of the reference run's
-
-
-# --------------------------------------------------------------------------- settings
-@dataclass(frozen=True)
-class Setting:
-    """One way to run LVR: ``recover`` keyword arguments and a label."""
-
-    name: str
-    label: str
-    kwargs: dict = field(default_factory=dict)
-
-    @property
-    def steps(self) -> int:
-        return self.kwargs["steps"]
-
-
-def published_settings(scale: float = 1.0) -> list[Setting]:
-    """The published settings and ours; ``scale`` shortens the step counts (``--quick``)."""
-    s = lambda k: max(int(round(k * scale)), 2)  # noqa: E731
-    return [
-        Setting("ours", f"lvrlib from a random start: Adam lr {DEFAULT_LR}, {DEFAULT_SCHEDULE} "
-                f"schedule, {DEFAULT_STEPS} steps",
-                dict(optimizer="adam", init="random", lr=DEFAULT_LR, schedule=DEFAULT_SCHEDULE,
-                     steps=s(DEFAULT_STEPS))),
-        Setting("lipton-tripathi", "Lipton & Tripathi: plain gradient descent, lr 1.0 on the "
-                "batch-summed mean loss (80 000 steps in their code; here truncated)",
-                dict(optimizer="sgd", init="random", lr=1.0, schedule="constant", steps=s(1000))),
-        Setting("csgm", "CSGM: Adam lr 0.1, 10 restarts x 500 steps",
-                dict(optimizer="adam", init="random", lr=0.1, schedule="constant", steps=s(500),
-                     restarts=10)),
-        Setting("deepinv", "deepinv: Adam lr 1e-2, up to 2500 steps, relative tolerance 1e-4",
-                dict(optimizer="adam", init="random", lr=0.01, schedule="constant", steps=s(2500),
-                     tol=1e-4)),
-    ]
-
-
-def reference_setting(scale: float = 1.0) -> Setting:
-    steps = max(int(round(5000 * scale)), 4)
-    return Setting("reference", f"reference: Adam lr 0.05, cosine schedule, {steps} steps",
-                   dict(optimizer="adam", init="random", lr=0.05, schedule="cosine", steps=steps))
+from lvrlib.recovery import recover
+from lvrlib.settings import DEFAULT_STEPS, LVRSettings
 
 
 # --------------------------------------------------------------------------- inputs
-def image_sets(G, n: int, sigmas, seed: int = 0):
+def image_sets(n: int, sigmas, seed: int = 0, device: str = "cpu"):
     """{(set, sigma): (clean, noisy)}: n generated images G(z) (z from the prior, seed
-    ``seed``) and the first n CelebA-sample test images, with noise (seed + 1)."""
-    dev = next(G.parameters()).device
-    with torch.no_grad():
-        gen = G(sample_latent(n, G.config.nz, torch.Generator().manual_seed(seed), dev)).cpu()
-    real = celeba_sample("test", limit=n)
-    out = {}
-    for name, x in (("generated", gen), ("celeba-test", real)):
-        for s in sigmas:
-            out[name, s] = (x, add_noise(x, s, torch.Generator().manual_seed(seed + 1)))
-    return out
+    ``seed``) and the first n CelebA-sample test images, with noise (seed + 1): the
+    book's noisy sets (``lvrlib.experiments.noisy_set``)."""
+    return {(name, s): noisy_set(name, s, n, seed, device=device)[:2]
+            for name in ("generated", "celeba-test") for s in sigmas}
 
 
 def _stack(sets):
@@ -124,7 +77,22 @@ def _images(G, z: torch.Tensor, chunk: int = 512) -> torch.Tensor:
         return torch.cat([G(z[i:i + chunk].to(dev)).cpu() for i in range(0, len(z), chunk)])
 
 
-def run_curve(G, sets, setting: Setting, seed: int = 2, budgets=None) -> list[dict]:
+def _runs(G, noisy, settings: LVRSettings, seed: int, budgets) -> list[tuple]:
+    """(steps, latents, seconds, steps taken) after each budget: one run with snapshots
+    for a constant step size, else a complete run per budget (the schedule depends on
+    the total step count)."""
+    if settings.schedule == "constant":
+        r = recover(G, noisy, settings, seed=seed, snapshots=budgets)
+        return [(b, r.snapshots[b], r.snapshot_seconds[b], r.steps_taken.clamp(max=b))
+                for b in budgets]
+    runs = []
+    for b in budgets:
+        r = recover(G, noisy, settings.replace(steps=b), seed=seed)
+        runs.append((b, r.z, r.seconds, r.steps_taken))
+    return runs
+
+
+def run_curve(G, sets, settings: LVRSettings, seed: int = 2, budgets=None) -> list[dict]:
     """Run one setting on every image of ``sets`` (one batch) and score the snapshots.
 
     Constant-step-size settings are run once, with snapshots at ``budgets``; settings
@@ -134,29 +102,18 @@ def run_curve(G, sets, setting: Setting, seed: int = 2, budgets=None) -> list[di
     per-image PSNRs.
     """
     keys, clean, noisy, owner = _stack(sets)
-    kw = dict(setting.kwargs)
-    total = kw.pop("steps")
+    total = settings.steps
     if budgets is None:
         budgets = [k for k in CURVE_STEPS if k < total] + [total]
     budgets = sorted({min(b, total) for b in budgets})
-    runs = []
-    if kw.get("schedule", "constant") == "constant":
-        r = recover(G, noisy, steps=total, seed=seed, snapshots=budgets, strategy="stochastic",
-                    **kw)
-        runs = [(b, r.snapshots[b], r.snapshot_seconds[b], r.steps_taken.clamp(max=b))
-                for b in budgets]
-    else:
-        for b in budgets:
-            r = recover(G, noisy, steps=b, seed=seed, strategy="stochastic", **kw)
-            runs.append((b, r.z, r.seconds, r.steps_taken))
     rows = []
     n_all = len(noisy)
-    for b, z, sec, taken in runs:
+    for b, z, sec, taken in _runs(G, noisy, settings, seed, budgets):
         p = psnr(_images(G, z), clean)
         for key in keys:
             idx = np.array([o == key for o in owner])
             ci = mean_ci(p[idx])
-            rows.append(dict(setting=setting.name, set=key[0], sigma=key[1], steps=b,
+            rows.append(dict(setting=settings.id, set=key[0], sigma=key[1], steps=b,
                              seconds_per_image=sec / n_all,
                              steps_taken=float(taken[torch.from_numpy(idx)].float().mean()),
                              psnr=ci.mean, psnr_low=ci.low, psnr_high=ci.high,
@@ -254,15 +211,6 @@ def bm3d_timing(sets, n: int) -> list[dict]:
 
 
 # --------------------------------------------------------------------------- output
-def write_csv(path: Path, rows: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rows = [{k: v for k, v in r.items() if k != "per_image"} for r in rows]
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-
-
 def write_per_image(path: Path, rows: list[dict]) -> None:
     out = []
     for r in rows:
@@ -279,6 +227,10 @@ def table(rows: list[dict], cols: list[str], fmt: dict | None = None) -> str:
     width = [max(len(c), *(len(x[i]) for x in cells)) for i, c in enumerate(cols)]
     line = lambda xs: "  ".join(x.rjust(w) for x, w in zip(xs, width))  # noqa: E731
     return "\n".join([line(cols), line(["-" * w for w in width]), *map(line, cells)])
+
+
+def say(*args) -> None:
+    print(*args, flush=True)
 
 
 def machine_info(dev, threads: int) -> dict:
@@ -320,45 +272,29 @@ def pick_threads(G, requested: int | None) -> tuple[int, dict]:
 
 
 # --------------------------------------------------------------------------- study
-def study(G, out: Path, n: int, quick: bool) -> None:
+def study(G, out: Path, n: int, quick: bool, device: str) -> None:
     """The sweep behind recover's defaults: PSNR after 25..400 steps for Adam at constant
     step sizes, Adam with cosine and step decay, plain gradient descent, and a long
-    reference. Writes study_curves.csv (+ per image) and prints a summary."""
-    sets = image_sets(G, n, SIGMAS)
+    reference. Writes study_curves.csv (+ per image) and study_machine.csv, and prints a
+    summary."""
+    t_start = time.perf_counter()
+    sets = image_sets(n, SPEED_SIGMAS, device=device)
     budgets = (25, 50, 100, 200, 400) if not quick else (5, 10)
     long = 5000 if not quick else 20
-    cands = [Setting(f"adam-{lr}", f"Adam lr {lr}", dict(optimizer="adam", init="random", lr=lr,
-                     schedule="constant", steps=max(budgets))) for lr in (0.01, 0.03, 0.05, 0.1)]
-    cands += [Setting(f"adam-{sch}-{lr}", f"Adam lr {lr}, {sch}", dict(
-        optimizer="adam", init="random", lr=lr, schedule=sch, steps=max(budgets)))
-        for sch, lr in (("cosine", 0.05), ("cosine", 0.1), ("cosine", 0.2), ("step", 0.1))]
-    cands += [Setting("sgd-1.0", "SGD lr 1.0", dict(optimizer="sgd", init="random", lr=1.0,
-                      schedule="constant", steps=max(budgets)))]
-    cands += [Setting(f"adam-{lr}-tol", f"Adam lr {lr}, {sch}, tol 1e-3", dict(
-        optimizer="adam", init="random", lr=lr, schedule=sch, steps=max(budgets), tol=1e-3))
-        for sch, lr in (("constant", 0.05),)]
-    refs = [Setting("ref-cosine-0.05", f"Adam lr 0.05 cosine {long}", dict(
-                optimizer="adam", init="random", lr=0.05, schedule="cosine", steps=long)),
-            Setting("ref-const-0.01", f"Adam lr 0.01 constant {long}", dict(
-                optimizer="adam", init="random", lr=0.01, schedule="constant", steps=long)),
-            Setting("ref-sgd-1.0", f"SGD lr 1.0 constant {long}", dict(
-                optimizer="sgd", init="random", lr=1.0, schedule="constant", steps=long))]
+    cands, refs = study_settings(max(budgets), long)
+    runs = [(c, budgets) for c in cands] + [(c, [long // 5, long // 2, long]) for c in refs]
+    runs += [(c, None) for c in published_settings(1.0 if not quick else 0.01)[2:]]
     rows = []
-    for c in cands:
+    for c, b in runs:
         t = time.perf_counter()
-        rows += run_curve(G, sets, c, budgets=budgets)
-        print(f"{c.name}: {time.perf_counter() - t:.1f} s", flush=True)
-    for c in refs:
-        t = time.perf_counter()
-        rows += run_curve(G, sets, c, budgets=[long // 5, long // 2, long])
-        print(f"{c.name}: {time.perf_counter() - t:.1f} s", flush=True)
-    for c in published_settings(1.0 if not quick else 0.01)[2:]:
-        t = time.perf_counter()
-        rows += run_curve(G, sets, c)
-        print(f"{c.name}: {time.perf_counter() - t:.1f} s", flush=True)
+        rows += run_curve(G, sets, c, budgets=b)
+        say(f"{c.id}: {time.perf_counter() - t:.1f} s")
     write_csv(out / "study_curves.csv", rows)
     write_per_image(out / "study_per_image.csv", rows)
-    summarise_study(rows, "ref-cosine-0.05", long)
+    # Says whether this is a quick run (lvrlib.records.is_quick reads *machine.csv).
+    write_facts(out / "study_machine.csv", dict(
+        quick=quick, images_per_cell=n, total_seconds=time.perf_counter() - t_start))
+    summarise_study(rows, STUDY_REFERENCE, long)
 
 
 def summarise_study(rows, ref_name: str, long: int) -> None:
@@ -368,76 +304,17 @@ def summarise_study(rows, ref_name: str, long: int) -> None:
     for r in rows:
         d = r["psnr"] - ref[r["set"], r["sigma"]]["psnr"]
         by.setdefault((r["setting"], r["steps"]), []).append(d)
-    print(f"\nmean PSNR minus the reference ({ref_name}, {long} steps), dB, averaged "
-          "over 2 sets x 3 sigmas; worst cell in brackets")
+    say(f"\nmean PSNR minus the reference ({ref_name}, {long} steps), dB, averaged "
+        "over 2 sets x 3 sigmas; worst cell in brackets")
     for (name, steps), ds in by.items():
-        print(f"  {name:22s} {steps:5d} steps: {np.mean(ds):+.3f} [{min(ds):+.3f}]")
-    print("\nreference PSNR per cell:",
-          {f"{k[0]}@{k[1]}": round(v["psnr"], 3) for k, v in ref.items()})
+        say(f"  {name:22s} {steps:5d} steps: {np.mean(ds):+.3f} [{min(ds):+.3f}]")
+    say("\nreference PSNR per cell:",
+        {f"{k[0]}@{k[1]}": round(v["psnr"], 3) for k, v in ref.items()})
 
 
-# --------------------------------------------------------------------------- main
-def converged_steps(curve_rows, ref_rows) -> dict:
-    """Per (setting, set, sigma): the fewest steps whose mean PSNR is within CONVERGED_DB of
-    the reference's (None if never)."""
-    ref = {(r["set"], r["sigma"]): r["psnr"] for r in ref_rows
-           if r["steps"] == max(x["steps"] for x in ref_rows)}
-    out = {}
-    for r in sorted(curve_rows, key=lambda r: r["steps"]):
-        key = (r["setting"], r["set"], r["sigma"])
-        if key not in out:
-            out[key] = None
-        if out[key] is None and r["psnr"] >= ref[r["set"], r["sigma"]] - CONVERGED_DB:
-            out[key] = r
-    return out
-
-
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--quick", action="store_true", help="tiny sizes (CI): under ~3 minutes")
-    p.add_argument("--study", action="store_true", help="the sweep that chose the defaults")
-    p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch intra-op threads (default: 1 or every core, whichever a short "
-                        "measurement finds faster)")
-    p.add_argument("--n", type=int, default=None, help="images per set and sigma")
-    p.add_argument("--out", default=str(Path(__file__).parent / "results"))
-    a = p.parse_args(argv)
-    dev = resolve_device(a.device)
-    if dev.type == "cuda":
-        # fp32 means fp32: no TF32 in the convolutions.
-        torch.backends.cudnn.allow_tf32 = False
-        torch.backends.cuda.matmul.allow_tf32 = False
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    G = load_generator(device=str(dev))
-    threads, timing = pick_threads(G, a.threads) if dev.type == "cpu" else (a.threads or 1, {})
-    torch.set_num_threads(threads)
-    info = {**machine_info(dev, threads), **timing}
-    print("machine:", ", ".join(f"{k} {v}" for k, v in info.items()), flush=True)
-    if a.study:
-        study(G, out, a.n or (32 if not a.quick else 2), a.quick)
-        return 0
-    return run_benchmark(G, dev, out, a.quick, a.n, info)
-
-
-def paired_gap(rows, ref_rows) -> dict:
-    """{(setting, steps): mean over every image of PSNR - the reference's PSNR (dB)}."""
-    ref = {(r["set"], r["sigma"]): r["per_image"] for r in ref_rows}
-    gaps = {}
-    for r in rows:
-        gaps.setdefault((r["setting"], r["steps"]), []).append(
-            r["per_image"] - ref[r["set"], r["sigma"]])
-    return {k: float(np.mean(np.concatenate(v))) for k, v in gaps.items()}
-
-
-def run_benchmark(G, dev, out: Path, quick: bool, n: int | None, info: dict) -> int:
-    t_start = time.perf_counter()
-    n = n or (1 if quick else 2)
-    scale = 0.02 if quick else 1.0
-    say = lambda *a: print(*a, flush=True)  # noqa: E731
-
-    # 1-2. FLOPs and ceilings
+# --------------------------------------------------------------------------- benchmark
+def flops_and_ceilings(G, dev, quick: bool) -> tuple[list, float, list, int]:
+    """1-2: the generator's FLOPs per image-step and the fp32 ceilings, printed."""
     flops = generator_flops(G)
     fwd = sum(r["fwd_mflop"] for r in flops) * 1e6
     step_flop = 2 * fwd
@@ -451,10 +328,12 @@ def run_benchmark(G, dev, out: Path, quick: bool, n: int | None, info: dict) -> 
     say("\n== fp32 ceiling ==")
     say(table(ceil, ["what", "gflop", "seconds", "gflops_per_s"],
               {"gflop": "{:.3f}", "seconds": "{:.4f}", "gflops_per_s": "{:.1f}"}))
-    matmul_rate = ceil[0]["gflops_per_s"]
-    conv_rate = ceil[-1]["gflops_per_s"]
+    return flops, step_flop, ceil, ceil_batch
 
-    # 3. throughput of recover()
+
+def recover_throughput(G, dev, quick: bool, step_flop: float, ceil: list) -> list[dict]:
+    """3: recover()'s image-steps per second at batch 1 to 256, against the ceilings."""
+    matmul_rate, conv_rate = ceil[0]["gflops_per_s"], ceil[-1]["gflops_per_s"]
     tp = throughput(G, dev, (1, 16, 64, 256), 2 if quick else 10, quick)
     for r in tp:
         r["gflops_per_s"] = r["image_steps_per_s"] * step_flop / 1e9
@@ -466,27 +345,35 @@ def run_benchmark(G, dev, out: Path, quick: bool, n: int | None, info: dict) -> 
               {"seconds": "{:.2f}", "image_steps_per_s": "{:.1f}", "ms_per_image_step": "{:.2f}",
                "gflops_per_s": "{:.1f}", "of_matmul_ceiling": "{:.0%}",
                "of_conv_ceiling": "{:.0%}"}))
+    return tp
 
-    # 4. time to quality
-    sets = image_sets(G, n, SIGMAS)
-    settings = published_settings(scale)
-    ours_budgets = ([2, 4] if quick else [25, 50, 100, 200, 400, 1000])
+
+def paired_gap(rows, ref_rows) -> dict:
+    """{(setting, steps): mean over every image of PSNR - the reference's PSNR (dB)}."""
+    ref = {(r["set"], r["sigma"]): r["per_image"] for r in ref_rows}
+    gaps = {}
+    for r in rows:
+        gaps.setdefault((r["setting"], r["steps"]), []).append(
+            r["per_image"] - ref[r["set"], r["sigma"]])
+    return {k: float(np.mean(np.concatenate(v))) for k, v in gaps.items()}
+
+
+def time_to_quality(G, sets, n: int, scale: float, ours_budgets) -> tuple[list, list]:
+    """4: PSNR against steps and seconds for the published settings and ours, as gaps to
+    the reference run's; the rows per cell and the curve (mean over all images)."""
     ref = reference_setting(scale)
     quality = []
-    say(f"\n== time to quality: {n} image(s) per set and sigma, {2 * len(SIGMAS) * n} in all ==")
-    for st in [*settings, ref]:
+    say(f"\n== time to quality: {n} image(s) per set and sigma, {len(sets) * n} in all ==")
+    for st in [*published_settings(scale), ref]:
         t = time.perf_counter()
-        budgets = ours_budgets if st.name == "ours" else (
-            [st.steps] if st.name == "reference" else None)
-        if st.name == "ours":
-            st = Setting(st.name, st.label, {**st.kwargs, "steps": max(ours_budgets)})
+        budgets = ours_budgets if st.id == OURS else ([st.steps] if st.id == REFERENCE else None)
+        if st.id == OURS:
+            st = st.replace(steps=max(ours_budgets))
         quality += run_curve(G, sets, st, budgets=budgets)
-        say(f"  {st.name}: {time.perf_counter() - t:.0f} s")
-    ref_rows = [r for r in quality if r["setting"] == "reference"]
-    gap = paired_gap(quality, ref_rows)
+        say(f"  {st.id}: {time.perf_counter() - t:.0f} s")
+    gap = paired_gap(quality, [r for r in quality if r["setting"] == REFERENCE])
     for r in quality:
         r["gap_to_reference"] = gap[r["setting"], r["steps"]]
-    curve_cols = ["setting", "steps", "seconds_per_image", "steps_taken", "gap_to_reference"]
     curve = []
     for (name, steps), g in gap.items():
         rs = [r for r in quality if r["setting"] == name and r["steps"] == steps]
@@ -494,51 +381,19 @@ def run_benchmark(G, dev, out: Path, quick: bool, n: int | None, info: dict) -> 
                           seconds_per_image=float(np.mean([r["seconds_per_image"] for r in rs])),
                           steps_taken=float(np.mean([r["steps_taken"] for r in rs])),
                           gap_to_reference=g))
-    say(f"PSNR minus the reference run's ({ref.label}), mean over all images, dB:")
-    say(table(curve, curve_cols, {"seconds_per_image": "{:.3f}", "steps_taken": "{:.0f}",
-                                  "gap_to_reference": "{:+.2f}"}))
+    say(f"PSNR minus the reference run's ({label(ref)}), mean over all images, dB:")
+    say(table(curve, ["setting", "steps", "seconds_per_image", "steps_taken", "gap_to_reference"],
+              {"seconds_per_image": "{:.3f}", "steps_taken": "{:.0f}",
+               "gap_to_reference": "{:+.2f}"}))
+    return quality, curve
 
-    # 5. BM3D on the same images
-    bm = bm3d_timing(sets, n)
-    say("\n== BM3D (true sigma) on the same images ==")
-    say(table(bm, ["set", "sigma", "images", "seconds_per_image", "psnr"],
-              {"seconds_per_image": "{:.3f}", "psnr": "{:.2f}"}))
 
-    # Ratios and goals
-    ms64 = next(r for r in tp if r["batch"] == 64)["ms_per_image_step"] / 1e3
-    best_tp = max(tp, key=lambda r: r["image_steps_per_s"])
-    bm3d_hi = float(np.mean([r["seconds_per_image"] for r in bm if r["sigma"] >= 50]))
-    ours_curve = sorted((c for c in curve if c["setting"] == "ours"), key=lambda c: c["steps"])
-    conv = next((c for c in ours_curve if c["gap_to_reference"] >= -CONVERGED_DB), None)
-    default_steps = max(int(round(DEFAULT_STEPS * scale)), 2) if quick else DEFAULT_STEPS
-    at_default = min(ours_curve, key=lambda c: abs(c["steps"] - default_steps))
-    lvr_default_s = at_default["steps"] * ms64
-    summary = [
-        dict(quantity="fp32 ceiling, matmul (GFLOP/s)", value=matmul_rate, goal="", met=""),
-        dict(quantity=f"fp32 ceiling, generator convT layers alone, batch {ceil_batch} (GFLOP/s)",
-             value=conv_rate, goal="", met=""),
-        dict(quantity="generator MFLOP per image-step (fwd + bwd to z)", value=step_flop / 1e6,
-             goal="", met=""),
-        dict(quantity="recover() at batch 64: achieved / matmul ceiling",
-             value=next(r for r in tp if r["batch"] == 64)["of_matmul_ceiling"],
-             goal=">= 0.75", met=""),
-        dict(quantity=f"recover() best (batch {best_tp['batch']}): achieved / matmul ceiling",
-             value=best_tp["of_matmul_ceiling"], goal=">= 0.75", met=""),
-        dict(quantity=f"ours: PSNR gap to the {ref.steps}-step reference at {at_default['steps']} "
-             "steps (dB)", value=at_default["gap_to_reference"],
-             goal=f">= -{CONVERGED_DB}", met=""),
-        dict(quantity="ours: fewest steps within 0.1 dB of the reference (mean over images)",
-             value=float(conv["steps"]) if conv else float("nan"),
-             goal=f"<= {default_steps}", met=""),
-        dict(quantity="BM3D seconds per image, sigma >= 50", value=bm3d_hi, goal="", met=""),
-        dict(quantity=f"LVR seconds per image at {at_default['steps']} steps (batch 64 rate)",
-             value=lvr_default_s, goal="", met=""),
-        dict(quantity=f"LVR / BM3D seconds per image at {at_default['steps']} steps, sigma >= 50",
-             value=lvr_default_s / bm3d_hi, goal="<= 0.5", met=""),
-        dict(quantity="LVR / BM3D seconds per image at the converged step count, sigma >= 50",
-             value=(conv["steps"] * ms64 / bm3d_hi) if conv else float("nan"), goal="<= 0.5",
-             met=""),
-    ]
+def _row(quantity: str, value: float, goal: str = "") -> dict:
+    return dict(quantity=quantity, value=value, goal=goal, met="")
+
+
+def _judge(summary: list[dict], conv, most_steps: int) -> None:
+    """Fill the ``met`` column: each goal against its value."""
     for r in summary:
         g = r["goal"]
         if g:
@@ -546,29 +401,105 @@ def run_benchmark(G, dev, out: Path, quick: bool, n: int | None, info: dict) -> 
             ok = (v >= float(g[3:])) if g.startswith(">=") else (v <= float(g[3:]))
             r["met"] = "n/a" if np.isnan(v) else ("yes" if ok else "no")
         if r["quantity"].startswith("ours: fewest") and not conv:
-            r["met"] = f"no (not within {max(ours_budgets)} steps)"
+            r["met"] = f"no (not within {most_steps} steps)"
         if r["quantity"].startswith("LVR / BM3D seconds per image at the converged") and not conv:
             r["met"] = "no (never converged)"
+
+
+def goals(tp, ceil, ceil_batch, step_flop, curve, bm, quick, scale, most_steps) -> list[dict]:
+    """The summary: ceilings, efficiency, convergence and time against BM3D, with goals."""
+    ms64 = next(r for r in tp if r["batch"] == 64)["ms_per_image_step"] / 1e3
+    best_tp = max(tp, key=lambda r: r["image_steps_per_s"])
+    bm3d_hi = float(np.mean([r["seconds_per_image"] for r in bm if r["sigma"] >= 50]))
+    ours_curve = sorted((c for c in curve if c["setting"] == OURS), key=lambda c: c["steps"])
+    conv = next((c for c in ours_curve if c["gap_to_reference"] >= -CONVERGED_DB), None)
+    default_steps = max(int(round(DEFAULT_STEPS * scale)), 2) if quick else DEFAULT_STEPS
+    at_default = min(ours_curve, key=lambda c: abs(c["steps"] - default_steps))
+    lvr_default_s = at_default["steps"] * ms64
+    eff, speed, at = f">= {GOAL_EFFICIENCY:g}", f"<= {GOAL_RANDOM_OF_BM3D:g}", at_default["steps"]
+    summary = [
+        _row("fp32 ceiling, matmul (GFLOP/s)", ceil[0]["gflops_per_s"]),
+        _row(f"fp32 ceiling, generator convT layers alone, batch {ceil_batch} (GFLOP/s)",
+             ceil[-1]["gflops_per_s"]),
+        _row("generator MFLOP per image-step (fwd + bwd to z)", step_flop / 1e6),
+        _row("recover() at batch 64: achieved / matmul ceiling",
+             next(r for r in tp if r["batch"] == 64)["of_matmul_ceiling"], eff),
+        _row(f"recover() best (batch {best_tp['batch']}): achieved / matmul ceiling",
+             best_tp["of_matmul_ceiling"], eff),
+        _row(f"ours: PSNR gap to the {reference_setting(scale).steps}-step reference at {at} "
+             "steps (dB)", at_default["gap_to_reference"], f">= -{CONVERGED_DB}"),
+        _row("ours: fewest steps within 0.1 dB of the reference (mean over images)",
+             float(conv["steps"]) if conv else float("nan"), f"<= {default_steps}"),
+        _row("BM3D seconds per image, sigma >= 50", bm3d_hi),
+        _row(f"LVR seconds per image at {at} steps (batch 64 rate)", lvr_default_s),
+        _row(f"LVR / BM3D seconds per image at {at} steps, sigma >= 50",
+             lvr_default_s / bm3d_hi, speed),
+        _row("LVR / BM3D seconds per image at the converged step count, sigma >= 50",
+             (conv["steps"] * ms64 / bm3d_hi) if conv else float("nan"), speed),
+    ]
+    _judge(summary, conv, most_steps)
+    return summary
+
+
+def run_benchmark(G, dev, out: Path, quick: bool, n: int | None, info: dict) -> int:
+    t_start = time.perf_counter()
+    n = n or (1 if quick else 2)
+    scale = 0.02 if quick else 1.0
+    flops, step_flop, ceil, ceil_batch = flops_and_ceilings(G, dev, quick)
+    tp = recover_throughput(G, dev, quick, step_flop, ceil)
+    sets = image_sets(n, SPEED_SIGMAS, device=str(dev))
+    ours_budgets = [2, 4] if quick else [25, 50, 100, 200, 400, 1000]
+    quality, curve = time_to_quality(G, sets, n, scale, ours_budgets)
+    # 5. BM3D on the same images
+    bm = bm3d_timing(sets, n)
+    say("\n== BM3D (true sigma) on the same images ==")
+    say(table(bm, ["set", "sigma", "images", "seconds_per_image", "psnr"],
+              {"seconds_per_image": "{:.3f}", "psnr": "{:.2f}"}))
+    summary = goals(tp, ceil, ceil_batch, step_flop, curve, bm, quick, scale, max(ours_budgets))
     say("\n== summary ==")
     say(table(summary, ["quantity", "value", "goal", "met"], {"value": "{:.3g}"}))
     total = time.perf_counter() - t_start
     say(f"\n{'quick' if quick else 'full'} run: {total:.0f} s on {info.get('processor')}, "
         f"{info['threads']} thread(s); load average before: {info.get('load_average')}, "
         f"after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-
-    info = {**info, "quick": quick, "images_per_cell": n, "total_seconds": total,
-            "load_average_after": " ".join(f"{v:.2f}" for v in os.getloadavg())}
-    write_csv(out / "machine.csv", [dict(key=k, value=v) for k, v in info.items()])
-    write_csv(out / "flops.csv", flops)
-    write_csv(out / "ceiling.csv", ceil)
-    write_csv(out / "throughput.csv", tp)
-    write_csv(out / "quality.csv", quality)
+    write_facts(out / "machine.csv", {
+        **info, "quick": quick, "images_per_cell": n, "total_seconds": total,
+        "load_average_after": " ".join(f"{v:.2f}" for v in os.getloadavg())})
+    for name, rows in (("flops", flops), ("ceiling", ceil), ("throughput", tp),
+                       ("quality", quality), ("quality_curve", curve), ("bm3d", bm),
+                       ("summary", summary)):
+        write_csv(out / f"{name}.csv", rows)
     write_per_image(out / "quality_per_image.csv", quality)
-    write_csv(out / "quality_curve.csv", curve)
-    write_csv(out / "bm3d.csv", bm)
-    write_csv(out / "summary.csv", summary)
     say(f"CSV files in {out}")
     return 0
+
+
+# --------------------------------------------------------------------------- main
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--study", action="store_true", help="the sweep that chose the defaults")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch intra-op threads (default: 1 or every core, whichever a short "
+                        "measurement finds faster)")
+    p.add_argument("--n", type=int, default=None, help="images per set and sigma")
+    a = add_run_options(p, "tiny sizes (CI): under ~3 minutes").parse_args(argv)
+    dev = resolve_device(a.device)
+    if dev.type == "cuda":
+        # fp32 means fp32: no TF32 in the convolutions.
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    G = generator_for(None, str(dev))
+    threads, timing = pick_threads(G, a.threads) if dev.type == "cpu" else (a.threads or 1, {})
+    torch.set_num_threads(threads)
+    info = {**machine_info(dev, threads), **timing}
+    say("machine:", ", ".join(f"{k} {v}" for k, v in info.items()))
+    if a.study:
+        study(G, out, a.n or (32 if not a.quick else 2), a.quick, str(dev))
+        return 0
+    return run_benchmark(G, dev, out, a.quick, a.n, info)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ from typing import Iterable, Sequence
 
 import pandas as pd
 
-from .records import recorded_run
+from .methods import label as method_label
+from .records import OWN_RESULTS, recorded_run
 from .settings import (DEFAULT_LR, DEFAULT_SCHEDULE, DEFAULT_STEPS, ENCODER_STEPS,
                        PAPER_OPTIMISER, LVRSettings)
 
@@ -26,9 +27,9 @@ __all__ = [
     "GOAL_RANDOM_OF_BM3D", "SPEED_SIGMAS", "CURVE_STEPS", "SPEED_FILES", "OURS", "REFERENCE",
     "STUDY_REFERENCE", "published_settings", "reference_setting", "label", "study_settings",
     "CONVERGE_DEFAULT", "NOT_FOLDED", "ENCODER_ALONE", "MULTISTART", "MULTISTART_CONTINUE",
-    "LBFGS", "ORACLE", "ORACLE_NAME", "BM3D_NAME", "converge_steps", "converge_candidates",
-    "find_run", "read_run", "read_facts", "write_csv", "write_facts", "summary_value",
-    "study_gaps", "best_single_start", "study_facts",
+    "LBFGS", "ORACLE", "ORACLE_NAME", "BM3D_NAME", "default_candidate", "converge_steps",
+    "converge_candidates", "find_run", "find_study", "read_run", "read_facts", "write_csv", "add_run_options",
+    "write_facts", "summary_value", "study_gaps", "best_single_start", "study_facts",
 ]
 
 # --------------------------------------------------------------------------- thresholds
@@ -119,7 +120,8 @@ def study_settings(steps: int, long: int) -> tuple[list[LVRSettings], list[LVRSe
 
 # --------------------------------------------------------------------------- lvr_converge
 CONVERGE_DEFAULT = f"recover() default: encoder, whitened Adam {ENCODER_STEPS}"
-ORACLE_NAME, BM3D_NAME = "oracle (start z*)", "BM3D (true sigma)"
+ORACLE_NAME = "oracle (start z*)"
+BM3D_NAME = method_label("bm3d")   # the row of BM3D at the true sigma: its registry label
 # Candidates that are not one recover() call: the script runs them its own way, with the
 # numbers (steps, restarts, lr) of their settings.
 NOT_FOLDED = f"{CONVERGE_DEFAULT}, batch norm not folded"
@@ -133,6 +135,13 @@ MULTISTART_CONTINUE = LVRSettings(strategy="project", steps=175, lr=0.05,
 #: size, until the loss stops falling (lvr_converge's --oracle-steps).
 ORACLE = LVRSettings(strategy="project", steps=1000, lr=0.03, schedule="constant",
                      precondition=True, id=ORACLE_NAME)
+
+
+def default_candidate(strategy: str = "project") -> str:
+    """The id of lvr_converge's candidate that runs recover()'s default with the box
+    treatment ``strategy`` (the claims' regimes quote its row)."""
+    return CONVERGE_DEFAULT if strategy == "project" else \
+        f"encoder, whitened Adam {ENCODER_STEPS}, {strategy}"
 
 
 def converge_steps(steps: int, quick: bool) -> int:
@@ -150,11 +159,12 @@ def converge_candidates(quick: bool = False, encoder: bool = True) -> list[LVRSe
     c = []
     if encoder:
         default = LVRSettings(id=CONVERGE_DEFAULT, steps=s(ENCODER_STEPS) if quick else None)
-        c += [default, default.replace(id=NOT_FOLDED), LVRSettings(id=ENCODER_ALONE, init="encoder")]
+        c += [default, default.replace(id=NOT_FOLDED),
+              LVRSettings(id=ENCODER_ALONE, init="encoder")]
         c += [LVRSettings(id=f"encoder, whitened Adam {k}", steps=s(k)) for k in (20, 60, 80)]
         c += [e50.replace(id=f"encoder, Adam {ENCODER_STEPS} (not whitened)", precondition=False,
                           lr=0.05)]
-        c += [e50.replace(id=f"encoder, whitened Adam {ENCODER_STEPS}, {strat}", strategy=strat)
+        c += [e50.replace(id=default_candidate(strat), strategy=strat)
               for strat in ("stochastic", "none")]
         c += [random.replace(id="random start, whitened Adam 200", steps=s(200),
                              schedule="constant", precondition=True)]
@@ -176,13 +186,26 @@ def find_run(name: str, files: Iterable[str], command: str,
     given, else a full run of your own in benchmarks/results, else book/data/<name>);
     FileNotFoundError naming the command that makes one when there is none."""
     files = list(files)
-    found = recorded_run(name, files, folder=folder)
+    try:
+        found = recorded_run(name, files, folder=folder)
+    except FileNotFoundError as e:   # ``folder`` lacks some of them
+        raise FileNotFoundError(f"{e} Run `{command} --out {folder}` (with --quick for a "
+                                "quick run) to write them there.") from e
     if found is None:
         raise FileNotFoundError(
-            f"No run of {name} ({', '.join(files)}) in benchmarks/results or book/data/{name}: "
-            f"run `{command}` (it writes benchmarks/results), or run it with --quick --out DIR "
-            "and pass that folder as results_dir.")
+            f"No full run of {name} ({', '.join(files)}) in benchmarks/results, nor one "
+            f"recorded in book/data/{name}: run `{command}` (it writes benchmarks/results), "
+            f"or `{command} --quick --out DIR` and pass DIR as results_dir.")
     return found
+
+
+def find_study(folder: str | Path | None = None) -> Path | None:
+    """The folder of ``lvr_speed.py --study``'s study_curves.csv: ``folder`` when it holds
+    one (a speed run's folder may), else ``lvrlib.records.recorded_run``'s (your own full
+    run, else book/data/lvr_study_h200); None when there is none."""
+    if folder is not None and (Path(folder) / "study_curves.csv").exists():
+        return Path(folder)
+    return recorded_run("lvr_study_h200", ["study_curves.csv"])
 
 
 def read_run(folder: Path, names: Sequence[str]) -> dict[str, pd.DataFrame]:
@@ -211,6 +234,15 @@ def write_csv(path: str | Path, rows: list[dict]) -> None:
 def write_facts(path: str | Path, facts: dict) -> None:
     """A run's facts (machine, scale, command) as a key, value CSV file."""
     write_csv(path, [dict(key=k, value=v) for k, v in facts.items()])
+
+
+def add_run_options(parser, quick_help: str = "tiny sizes (seconds), for CI"):
+    """A benchmark's --quick and --out (default benchmarks/results, where
+    ``recorded_run`` looks for your own runs); returns the parser."""
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--out", default=str(OWN_RESULTS),
+                        help="folder for the CSV files (default: benchmarks/results)")
+    return parser
 
 
 # --------------------------------------------------------------------------- summaries

@@ -14,18 +14,19 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .benchmarking import default_candidate
 from .experiments import SET_LABELS, SHORT_SET_LABELS, Scores, compute_curve, evaluate
 from .methods import METHODS, short_label
 from .metrics import MeanCI, paired_diff
 from .profiles import Profile
 from .records import recorded_run
-from .settings import ENCODER_STEPS, PAPER_OPTIMISER, LVRSettings
+from .settings import PAPER_OPTIMISER, LVRSettings
 
 __all__ = ["TABLE1_METHODS", "TABLE2_METHODS", "TABLE3_METHODS", "BEYOND_METHODS",
            "CURVE_METHODS", "OPTIMISERS", "table1", "table2", "table3", "beyond",
            "psnr_curve", "table1_compute", "regime", "crossover_sigma", "verdict", "judge",
            "Judgement", "claims", "as_list", "compact_table", "compact_paired",
-           "read_summary_csv", "high_noise", "shown_claims", "claim_lines"]
+           "read_summary_csv", "write_summary_csv", "high_noise", "shown_claims", "claim_lines"]
 
 TABLE1_METHODS = ("noisy", "lvr-none", "lvr-project", "lvr-stochastic", "bm3d")
 TABLE2_METHODS = ("noisy", "lvr", "lvr-sa")
@@ -136,6 +137,17 @@ def crossover_sigma(results, a: str = "lvr", b: str = "bm3d") -> float | None:
 _SHORT_SET = {**SHORT_SET_LABELS, **{SET_LABELS[k]: v for k, v in SHORT_SET_LABELS.items()}}
 # A cell of a summary table written to CSV by str(MeanCI): "mean [low, high]".
 _CELL = re.compile(r"^\s*(-?\d+(?:\.\d+)?) \[(-?\d+(?:\.\d+)?|nan), (-?\d+(?:\.\d+)?|nan)\]\s*$")
+
+
+def write_summary_csv(table: pd.DataFrame, path) -> None:
+    """Write a ``summary_table`` to CSV as ``read_summary_csv`` reads it back: cells
+    "mean [low, high]" (2 decimals), "inf" (a perfect match) or "n/a"."""
+    def text(v):
+        if isinstance(v, MeanCI) and not np.isfinite(v.mean):
+            return "inf" if np.isinf(v.mean) else "n/a"
+        return str(v)
+
+    table.apply(lambda col: col.map(text)).to_csv(path)
 
 
 def read_summary_csv(path) -> pd.DataFrame:
@@ -333,9 +345,7 @@ def regime(profile: Profile, strategies=("project",), device: str = "auto") -> s
         return f"LVR {how}; its gap to the projection is not measured at these settings"
     gaps = []
     for st in strategies:
-        name = (f"recover() default: encoder, whitened Adam {ENCODER_STEPS}" if st == "project"
-                else f"encoder, whitened Adam {ENCODER_STEPS}, {st}")
-        row = bench[bench["setting"] == name]
+        row = bench[bench["setting"] == default_candidate(st)]
         if len(row):
             r = row.iloc[0]
             gaps.append(f"{st}: {r['gap_db']:+.2f} dB, {100 * r['within_share']:.0f}% of images "

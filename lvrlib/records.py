@@ -17,10 +17,12 @@ OWN_RESULTS = REPOSITORY / "benchmarks" / "results"
 RECORDED = REPOSITORY / "book" / "data"
 
 
-def is_quick(folder: Path) -> bool:
-    """Whether a results folder holds a quick (smaller, faster) run: one of its
-    ``*machine.csv`` files (key, value) says quick = True."""
-    for f in Path(folder).glob("*machine.csv"):
+def is_quick(folder: Path, files: Sequence[str] = ()) -> bool:
+    """Whether a results folder holds a quick (smaller, faster) run: one of the
+    ``*machine.csv`` files (key, value) among ``files`` says quick = True (any in the
+    folder when ``files`` names none: several benchmarks write into one folder)."""
+    named = [Path(folder) / f for f in files if f.endswith("machine.csv")]
+    for f in named or Path(folder).glob("*machine.csv"):
         meta = pd.read_csv(f)
         if str(dict(zip(meta["key"], meta["value"])).get("quick")) == "True":
             return True
@@ -43,6 +45,6 @@ def recorded_run(name: str, files: Sequence[str], *, folder: str | Path | None =
     candidates = ([OWN_RESULTS] if own else []) + [RECORDED / name]
     for c in candidates:
         if all((c / f).exists() for f in files) and (allow_quick or c == RECORDED / name
-                                                     or not is_quick(c)):
+                                                     or not is_quick(c, files)):
             return c
     return None

@@ -35,77 +35,46 @@
 # The numbers come from two scripts that write CSV files to `benchmarks/results/`:
 # `benchmarks/lvr_converge.py` (the gap to the projection, every setting tried) and
 # `benchmarks/lvr_speed.py` (`make benchmark`: throughput, and PSNR against compute for
-# the published settings). This chapter reads them. Where they are absent (a fresh
-# checkout, CI) it runs them at their quick scale first: tiny step counts and a few
-# images, so those numbers show the shape of the measurement, not the answer.
+# the published settings). This chapter reads them: a full run of your own, else the run
+# recorded with the repository (`book/data/`). The settings, thresholds and goals are
+# those of `lvrlib.benchmarking`, which the scripts run with.
 
 # %% tags=["parameters"]
 profile = None       # "smoke", "sample" (default, or $LVRLIB_PROFILE) or "paper"
 seed = 0             # unused: the benchmark fixes its own seeds (images 0, noise 1, LVR 2)
 device = "auto"      # unused: the benchmark measures the CPU
-results_dir = None   # folder with the benchmark's CSV files; default benchmarks/results
+results_dir = None   # folder with the benchmarks' CSV files; default: your own full run in
+                     # benchmarks/results, else the recorded one in book/data
 
 # %%
-import importlib.util
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import display
 from myst_nb import glue
 
-import lvrlib
+from lvrlib import benchmarking as B
 from lvrlib.profiles import get_profile
-from lvrlib.recovery import DEFAULT_LR, DEFAULT_SCHEDULE, DEFAULT_STEPS
+from lvrlib.settings import DEFAULT_LR, DEFAULT_SCHEDULE, DEFAULT_STEPS
 
 P = get_profile(profile)
-ROOT = Path(lvrlib.__file__).resolve().parents[1]
-
-
-def benchmark_module(name):
-    """A script of benchmarks/ as a module (its settings and thresholds; nothing runs)."""
-    spec = importlib.util.spec_from_file_location(f"benchmarks_{name}",
-                                                  ROOT / "benchmarks" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod   # its dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod
-
-
-speed_bench, conv_bench = benchmark_module("lvr_speed"), benchmark_module("lvr_converge")
 # The goals this chapter checks (the convergence issue's); the gap threshold is the one
 # the convergence benchmark counts "within" with.
-GOAL_DB = conv_bench.WITHIN_DB
-GOAL_SHARE = 0.9          # of the images within GOAL_DB
-GOAL_OF_BM3D = 0.25       # seconds per image over BM3D's
-GOAL_EFFICIENCY = 0.75    # of the fp32 matrix-product ceiling
-glue("perf_published", "; ".join(s.label for s in speed_bench.published_settings()
-                                 if s.name != "ours"), display=False)
+GOAL_DB, GOAL_SHARE = B.WITHIN_DB, B.GOAL_SHARE
+GOAL_OF_BM3D, GOAL_EFFICIENCY = B.GOAL_OF_BM3D, B.GOAL_EFFICIENCY
+PUBLISHED = [s for s in B.published_settings() if s.id != B.OURS]
+glue("perf_published", "; ".join(B.label(s) for s in PUBLISHED), display=False)
 glue("goal_db", GOAL_DB, display=False)
 glue("goal_share", 100 * GOAL_SHARE, display=False)
 glue("goal_of_bm3d", GOAL_OF_BM3D, display=False)
 glue("goal_eff", 100 * GOAL_EFFICIENCY, display=False)
-NEEDED = ("machine", "flops", "ceiling", "throughput", "quality", "quality_curve", "bm3d",
-          "summary")
 # A full run of your own (benchmarks/results) first, else the full run recorded with the
 # repository (book/data/lvr_speed_cpu: `python benchmarks/lvr_speed.py` on the project's
-# 2-core CPU machine), else a quick run made now.
-candidates = ([Path(results_dir)] if results_dir else
-              [ROOT / "benchmarks" / "results", ROOT / "book" / "data" / "lvr_speed_cpu"])
-complete = [f for f in candidates if all((f / f"{n}.csv").exists() for n in NEEDED)]
-folder = complete[0] if complete else None
-if folder is None:
-    # Fresh results at the quick scale, in a folder of their own: a quick run never
-    # replaces the CSV files of a full one.
-    folder = Path(tempfile.mkdtemp(prefix="lvr_speed_quick_"))
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "lvr_speed.py"), "--quick",
-                    "--out", str(folder)], check=True, capture_output=True, text=True)
-csv = {name: pd.read_csv(folder / f"{name}.csv") for name in NEEDED}
-machine = dict(zip(csv["machine"]["key"], csv["machine"]["value"]))
+# 2-core CPU machine).
+folder = B.find_run("lvr_speed_cpu", [f"{n}.csv" for n in B.SPEED_FILES],
+                    "python benchmarks/lvr_speed.py", folder=results_dir)
+csv = B.read_run(folder, B.SPEED_FILES)
+machine = B.read_facts(folder / "machine.csv")
 quick = str(machine.get("quick")) == "True"
 print(f"results from {folder}" + (" (quick scale)" if quick else ""))
 pd.Series(machine, name="value").to_frame()
@@ -182,25 +151,20 @@ tp[["batch", "ms_per_image_step", "gflops_per_s", "of_matmul_ceiling"]].rename(c
 # images in the same process.
 
 # %%
-conv_candidates = ([Path(results_dir)] if results_dir else
-                   [ROOT / "benchmarks" / "results", ROOT / "book" / "data" / "lvr_converge_cpu"])
-conv_folder = next((f for f in conv_candidates if (f / "converge.csv").exists()), None)
-if conv_folder is None:
-    conv_folder = Path(tempfile.mkdtemp(prefix="lvr_converge_quick_"))
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "lvr_converge.py"), "--quick",
-                    "--out", str(conv_folder)], check=True, capture_output=True, text=True)
+conv_folder = B.find_run("lvr_converge_cpu", ["converge.csv", "converge_machine.csv"],
+                         "python benchmarks/lvr_converge.py", folder=results_dir)
 conv = pd.read_csv(conv_folder / "converge.csv")
-conv_meta = dict(zip(*pd.read_csv(conv_folder / "converge_machine.csv").T.values))
+conv_meta = B.read_facts(conv_folder / "converge_machine.csv")
 conv_quick = str(conv_meta.get("quick")) == "True"
 print(f"results from {conv_folder}" + (" (quick scale)" if conv_quick else ""))
-tried = conv[~conv["setting"].str.startswith(("oracle", "BM3D"))]
+tried = conv[~conv["setting"].isin([B.ORACLE_NAME, B.BM3D_NAME])]
 fig, ax = plt.subplots(figsize=(7, 4.2))
 for _, r in tried.iterrows():
     is_default = r["setting"] == conv_meta["default_setting"]
     ax.plot(r["s_per_image"], r["gap_db"], "o", color="C3" if is_default else "C0")
     ax.annotate(r["setting"], (r["s_per_image"], r["gap_db"]), fontsize=6,
                 xytext=(3, 2), textcoords="offset points")
-bm = conv[conv["setting"].str.startswith("BM3D")].iloc[0]
+bm = conv[conv["setting"] == B.BM3D_NAME].iloc[0]
 ax.axvline(bm["s_per_image"], color="grey", ls="--", lw=1)
 ax.axvline(bm["s_per_image"] * GOAL_OF_BM3D, color="grey", ls=":", lw=1)
 ax.axhline(GOAL_DB, color="k", ls=":", lw=0.8)
@@ -224,7 +188,7 @@ glue("conv_within", 100 * float(d["within_share"]), display=False)
 glue("conv_s", float(d["s_per_image"]), display=False)
 glue("conv_ratio", float(d["of_bm3d"]), display=False)
 glue("conv_bm3d_s", float(bm["s_per_image"]), display=False)
-glue("conv_oracle", float(conv[conv["setting"].str.startswith("oracle")]["mean_psnr"].iloc[0]),
+glue("conv_oracle", float(conv[conv["setting"] == B.ORACLE_NAME]["mean_psnr"].iloc[0]),
      display=False)
 glue("conv_bm3d_psnr", float(bm["mean_psnr"]), display=False)
 glue("conv_goal_gap", "met" if d["gap_db"] <= GOAL_DB and d["within_share"] >= GOAL_SHARE
@@ -274,13 +238,13 @@ curve = csv["quality_curve"]
 quality = csv["quality"]
 bm3d = csv["bm3d"]
 fig, ax = plt.subplots(1, 2, figsize=(11, 4))
-for name, g in curve[curve["setting"] != "reference"].groupby("setting", sort=False):
+for name, g in curve[curve["setting"] != B.REFERENCE].groupby("setting", sort=False):
     g = g.sort_values("steps")
     ax[0].plot(g["steps"], g["gap_to_reference"], "o-", label=name)
     ax[1].plot(g["seconds_per_image"], g["gap_to_reference"], "o-", label=name)
 for a, xl in zip(ax, ("steps", "seconds per image")):
     a.axhline(0, color="k", lw=0.8)
-    a.axhline(-0.1, color="k", lw=0.8, ls=":")
+    a.axhline(-B.CONVERGED_DB, color="k", lw=0.8, ls=":")
     a.set_xscale("log")
     a.set_xlabel(xl)
     a.set_ylabel("PSNR - reference (dB)")
@@ -312,15 +276,9 @@ fig.tight_layout()
 plt.show()
 
 # %%
-ref = curve[curve["setting"] == "reference"].iloc[0]
-ours = curve[curve["setting"] == "ours"].sort_values("steps")
+ref = curve[curve["setting"] == B.REFERENCE].iloc[0]
+ours = curve[curve["setting"] == B.OURS].sort_values("steps")
 summary = csv["summary"]
-
-
-def value(prefix: str) -> float:
-    return float(summary[summary["quantity"].str.startswith(prefix)]["value"].iloc[0])
-
-
 # The default step count, or the quick run's stand-in for it (4).
 default_steps = int(ours.iloc[(ours["steps"] - (DEFAULT_STEPS if not quick else 4)).abs()
                               .argmin()]["steps"])
@@ -330,13 +288,13 @@ glue("perf_scale_note", "These are quick-scale numbers (a handful of steps on on
      f"Full run: {int(float(machine['images_per_cell'])) * len(quality[['set', 'sigma']].drop_duplicates())} "
      f"images, {float(machine['total_seconds']) / 60:.0f} minutes.", display=False)
 gap_default = float(ours[ours["steps"] == default_steps]["gap_to_reference"].iloc[0])
-within = ours[ours["gap_to_reference"] >= -speed_bench.CONVERGED_DB]
-glue("perf_conv_db", speed_bench.CONVERGED_DB, display=False)
+within = ours[ours["gap_to_reference"] >= -B.CONVERGED_DB]
+glue("perf_conv_db", B.CONVERGED_DB, display=False)
 conv_steps = int(within["steps"].iloc[0]) if len(within) else None
-bm3d_s = value("BM3D seconds per image")
+bm3d_s = B.summary_value(summary, "BM3D seconds per image")
 ratio_default = float(summary[summary["quantity"].str.contains("LVR / BM3D") &
                              ~summary["quantity"].str.contains("converged")]["value"].iloc[0])
-ratio_conv = value("LVR / BM3D seconds per image at the converged")
+ratio_conv = B.summary_value(summary, "LVR / BM3D seconds per image at the converged")
 glue("perf_ref_steps", int(ref["steps"]), display=False)
 glue("perf_default_steps", default_steps, display=False)
 glue("perf_gap_default", gap_default, display=False)
@@ -349,10 +307,11 @@ glue("perf_conv_met", "met" if conv_steps is not None and conv_steps <= default_
 glue("perf_bm3d_s", bm3d_s, display=False)
 glue("perf_lvr_s", default_steps * float(row64["ms_per_image_step"]) / 1e3, display=False)
 glue("perf_ratio_default", ratio_default, display=False)
-glue("perf_time_met", "met" if ratio_default <= 0.5 else "not met", display=False)
+glue("perf_time_met", "met" if ratio_default <= B.GOAL_RANDOM_OF_BM3D else "not met",
+     display=False)
 glue("perf_ratio_conv_text", f"{ratio_conv:.2f}" if np.isfinite(ratio_conv) else
      "not defined (no converged step count)", display=False)
-published = curve[curve["setting"].isin(["lipton-tripathi", "csgm", "deepinv"])]
+published = curve[curve["setting"].isin([s.id for s in PUBLISHED])]
 last = published.sort_values("steps").groupby("setting").tail(1).set_index("setting")
 glue("perf_csgm_gap", float(last.loc["csgm", "gap_to_reference"]), display=False)
 glue("perf_csgm_s", float(last.loc["csgm", "seconds_per_image"]), display=False)
@@ -403,32 +362,17 @@ summary
 # {glue:text}`perf_study_best200`, and after 400 steps {glue:text}`perf_study_best400`.
 
 # %%
-study_file = next((f for f in (folder / "study_curves.csv",
-                               ROOT / "benchmarks" / "results" / "study_curves.csv",
-                               ROOT / "book" / "data" / "lvr_study_h200" / "study_curves.csv")
-                   if f.exists()), None)
+study_folder = B.find_study(results_dir)
 best = {200: "not measured here (no study_curves.csv)", 400: "not measured here"}
 study_facts = dict(perf_study_settings="(not measured here)", perf_study_sigmas="(none)",
                    perf_study_ref="(none)")
-if study_file is None:
-    print("no study_curves.csv: run python benchmarks/lvr_speed.py --study")
+if study_folder is None:
+    print("no study_curves.csv: run python benchmarks/lvr_speed.py --study --device cuda")
 else:
-    st = pd.read_csv(study_file)
-    ref_rows = st[st["setting"] == "ref-cosine-0.05"]
-    study_facts = dict(
-        perf_study_settings=", ".join(s for s in st["setting"].unique()
-                                      if not s.startswith("ref-")),
-        perf_study_sigmas=", ".join(f"{v:g}" for v in sorted(st["sigma"].unique())),
-        perf_study_ref=f"ref-cosine-0.05 ({int(ref_rows['steps'].max())} steps)")
-    refst = st[st["setting"] == "ref-cosine-0.05"]
-    refst = refst[refst["steps"] == refst["steps"].max()].set_index(["set", "sigma"])["psnr"]
-    st["gap"] = st["psnr"] - [refst[k] for k in zip(st["set"], st["sigma"])]
-    single = st[~st["setting"].str.startswith(("ref-", "csgm"))]
+    st = B.study_gaps(pd.read_csv(study_folder / "study_curves.csv"))
+    study_facts = B.study_facts(st)
     for k in best:
-        real = single[(single["set"] == "celeba-test") & (single["steps"] == k)]
-        if len(real):
-            top = real.groupby("setting")["gap"].mean().sort_values(ascending=False)
-            best[k] = f"{top.index[0]} ({top.iloc[0]:+.2f} dB; next {top.index[1]}, {top.iloc[1]:+.2f} dB)"
+        best[k] = B.best_single_start(st, k) or best[k]
     for title, rows in (("all images", st), ("real images (CelebA-sample test)",
                                              st[st["set"] == "celeba-test"])):
         print(f"PSNR - reference (dB), {title}")

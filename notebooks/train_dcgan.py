@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -103,7 +105,7 @@ glue("iterations_run", int(log["iteration"].max()), display=False)
 # 899 training images a DCGAN soon starts to overfit, so the snapshot was chosen by what
 # denoising by projection needs: how well the generator's range covers *unseen* faces.
 # For each snapshot the 100 held-out test images were projected (LVR, 300 steps) and
-# their PSNR measured (`benchmarks/select_checkpoint.py`); the table shows it with the
+# their PSNR measured (`recipes/select_checkpoint.py`); the table shows it with the
 # memorisation ratio explained below.
 
 # %%

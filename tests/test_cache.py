@@ -193,7 +193,8 @@ def test_compute_modules_cover_the_library():
     pkg = Path(lvrlib.__file__).parent
     modules = {p.stem for p in pkg.glob("*.py")} - {"__init__"}
     # Never change a number (records only finds the folders of recorded runs).
-    presentation = {"plots", "figures", "cli", "paper", "_io", "records", "reproducibility"}
+    presentation = {"plots", "figures", "cli", "paper", "_io", "records", "reproducibility",
+                    "benchmarking"}
     assert set(COMPUTE_MODULES) <= modules
     assert modules - set(COMPUTE_MODULES) == presentation
 

@@ -180,8 +180,12 @@ def test_recorded_run_prefers_a_full_run_of_your_own(tmp_path, monkeypatch):
     pd.DataFrame({"key": ["quick"], "value": ["True"]}).to_csv(own / "a_machine.csv")
     assert records.recorded_run("bench", ["a.csv"]) == book / "bench"     # quick: passed over
     assert records.recorded_run("bench", ["a.csv"], allow_quick=True) == own
+    # A quick run of another benchmark in the same folder hides nothing of this one's.
+    (own / "b.csv").write_text("x\n3\n")
+    pd.DataFrame({"key": ["quick"], "value": ["False"]}).to_csv(own / "b_machine.csv")
+    assert records.recorded_run("bench", ["b.csv", "b_machine.csv"]) == own
     (own / "a_machine.csv").unlink()
     assert records.recorded_run("bench", ["a.csv"]) == own
     assert records.recorded_run("bench", ["a.csv"], own=False) == book / "bench"
-    with pytest.raises(FileNotFoundError, match="b.csv"):
-        records.recorded_run("bench", ["b.csv"], folder=own)
+    with pytest.raises(FileNotFoundError, match="c.csv"):
+        records.recorded_run("bench", ["c.csv"], folder=own)

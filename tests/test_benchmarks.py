@@ -1,0 +1,98 @@
+"""lvrlib.benchmarking, the benchmark scripts and the recipes: the settings they measure
+keep the names of the recorded runs, runs are found (or the command to make one is
+named), and the scripts import against today's library."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from lvrlib import benchmarking as B
+from lvrlib import records
+from lvrlib.settings import DEFAULT_STEPS, LVRSettings
+from test_shape import MAX_FUNCTION_LINES, function_lengths
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "book" / "data"
+SCRIPTS = sorted([*(ROOT / "benchmarks").glob("*.py"), *(ROOT / "recipes").glob("*.py")])
+
+
+def test_settings_are_named_as_in_the_recorded_runs():
+    """Every row of the recorded runs is a setting of lvrlib.benchmarking, in order."""
+    conv = pd.read_csv(DATA / "lvr_converge_cpu" / "converge.csv")["setting"].tolist()
+    assert conv == [B.ORACLE_NAME, B.BM3D_NAME, *(s.id for s in B.converge_candidates())]
+    assert B.default_candidate() in conv and B.default_candidate("stochastic") in conv
+    curve = pd.read_csv(DATA / "lvr_speed_cpu" / "quality_curve.csv")["setting"].unique()
+    assert list(curve) == [*(s.id for s in B.published_settings()), B.REFERENCE]
+    study = pd.read_csv(DATA / "lvr_study_h200" / "study_curves.csv")["setting"].unique()
+    cands, refs = B.study_settings(400, 5000)
+    assert list(study) == [s.id for s in [*cands, *refs, *B.published_settings()[2:]]]
+
+
+def test_settings_are_values_with_ids():
+    every = [*B.published_settings(), B.reference_setting(), *B.converge_candidates(),
+             *sum(B.study_settings(10, 20), [])]
+    assert all(isinstance(s, LVRSettings) and s.id for s in every)
+    assert len({s.id for s in B.converge_candidates()}) == len(B.converge_candidates())
+    ours = B.published_settings()[0]
+    assert (ours.id, ours.steps, ours.init, ours.strategy) == (B.OURS, DEFAULT_STEPS,
+                                                               "random", "stochastic")
+    assert [s.steps for s in B.published_settings(0.02)] == [4, 20, 10, 50]
+    assert B.label(B.published_settings()[2]) == "CSGM: Adam lr 0.1, 10 restarts x 500 steps"
+    assert B.label(B.reference_setting(0.02)) == \
+        "reference: Adam lr 0.05, cosine schedule, 100 steps"
+
+
+def test_converge_candidates_scale_and_need_an_encoder():
+    quick = B.converge_candidates(quick=True)
+    assert all(s.steps is None or s.steps <= 20 for s in quick)
+    assert quick[0].steps == 2 and B.converge_candidates()[0].steps is None
+    random_only = B.converge_candidates(encoder=False)
+    assert all(s.init == "random" for s in random_only) and len(random_only) == 5
+
+
+def test_find_run_names_the_command(tmp_path, monkeypatch):
+    monkeypatch.setattr(records, "OWN_RESULTS", tmp_path / "own")
+    monkeypatch.setattr(records, "RECORDED", tmp_path / "recorded")
+    with pytest.raises(FileNotFoundError, match="python benchmarks/lvr_speed.py"):
+        B.find_run("lvr_speed_cpu", ["machine.csv"], "python benchmarks/lvr_speed.py")
+    with pytest.raises(FileNotFoundError, match="--out .*empty"):
+        B.find_run("lvr_speed_cpu", ["machine.csv"], "python benchmarks/lvr_speed.py",
+                   folder=tmp_path / "empty")
+    assert B.find_study(tmp_path) is None
+    B.write_facts(tmp_path / "own" / "machine.csv", {"quick": True, "threads": 2})
+    # A quick run of your own is passed over; one given as the folder is read.
+    with pytest.raises(FileNotFoundError):
+        B.find_run("lvr_speed_cpu", ["machine.csv"], "python benchmarks/lvr_speed.py")
+    found = B.find_run("x", ["machine.csv"], "cmd", folder=tmp_path / "own")
+    assert B.read_facts(found / "machine.csv") == {"quick": "True", "threads": "2"}
+
+
+def test_write_csv_takes_every_column_and_leaves_out_per_image(tmp_path):
+    B.write_csv(tmp_path / "a.csv", [dict(a=1, per_image=[1, 2]), dict(a=2, b="x")])
+    assert (tmp_path / "a.csv").read_text().splitlines() == ["a,b", "1,", "2,x"]
+
+
+def test_study_summaries_of_the_recorded_study():
+    st = B.study_gaps(pd.read_csv(DATA / "lvr_study_h200" / "study_curves.csv"))
+    ref = st[(st["setting"] == B.STUDY_REFERENCE) & (st["steps"] == st["steps"].max())]
+    assert (ref["gap"] == 0).all()
+    assert B.best_single_start(st, 200).startswith("adam-cosine-0.1 (")
+    assert B.best_single_start(st, 3) is None
+    assert B.study_facts(st)["perf_study_ref"] == f"{B.STUDY_REFERENCE} (5000 steps)"
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_scripts_import_against_the_library_and_stay_short(script, monkeypatch):
+    """Each script's imports exist in lvrlib (nothing runs: the scripts guard main), and
+    none of its functions is long."""
+    spec = importlib.util.spec_from_file_location(f"_script_{script.stem}", script)
+    mod = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, mod)
+    spec.loader.exec_module(mod)
+    assert callable(mod.main)
+    long = [(n, k) for n, _, k in function_lengths(script) if k > MAX_FUNCTION_LINES]
+    assert not long, long
