@@ -205,7 +205,7 @@ def find_study(folder: str | Path | None = None) -> Path | None:
     run, else book/data/lvr_study_h200); None when there is none."""
     if folder is not None and (Path(folder) / "study_curves.csv").exists():
         return Path(folder)
-    return recorded_run("lvr_study_h200", ["study_curves.csv"])
+    return recorded_run("lvr_study_h200", ["study_curves.csv"], machine="study_machine.csv")
 
 
 def read_run(folder: Path, names: Sequence[str]) -> dict[str, pd.DataFrame]:

@@ -385,34 +385,39 @@ def _sigmas_for(args, plan: _Plan, inputs: _Inputs, y: "torch.Tensor",
 
 
 class _Bars:
-    """The progress bars of one batch, one per method, fed by the methods' callbacks: LVR
-    counts one generator pass per step plus the result, IA-LVR one per image and step
-    (an image that stops early skips the rest of its bar), BM3D one per image."""
+    """The progress bars of one batch, one per method, each made when its method first
+    reports: LVR counts one generator pass per step plus the result, IA-LVR one per image
+    and step (an image that stops early skips the rest of its bar), BM3D one per image."""
 
     def __init__(self, args, plan: _Plan, y: "torch.Tensor"):
-        from .adaptive import IA_STEPS
+        self.args, self.plan, self.y = args, plan, y
+        self.bars: dict = {}
 
-        kind = f"{len(y)} {'gray' if y.shape[1] == 1 else 'colour'}"
-        steps = plan.lvr.resolve(plan.G)[0].steps if plan.lvr_methods else 0
-        self.bars = {
-            "lvr": _progress(steps + 1, f"LVR ({kind})", args.quiet)
-            if plan.lvr_methods else None,
-            "ia-lvr": _progress(len(y) * (IA_STEPS + 1), f"IA-LVR ({kind}, most images stop "
-                                "early)", args.quiet) if "ia-lvr" in plan.methods else None,
-            "bm3d": _progress(len(y), "BM3D", args.quiet, unit="image")
-            if "bm3d" in plan.methods else None}
+    def bar(self, key: str):
+        if key not in self.bars:
+            from .adaptive import IA_STEPS
+
+            n, quiet = len(self.y), self.args.quiet
+            kind = f"{n} {'gray' if self.y.shape[1] == 1 else 'colour'}"
+            if key == "lvr":
+                steps = self.plan.lvr.resolve(self.plan.G)[0].steps
+                self.bars[key] = _progress(steps + 1, f"LVR ({kind})", quiet)
+            elif key == "ia-lvr":
+                self.bars[key] = _progress(n * (IA_STEPS + 1), f"IA-LVR ({kind}, most images "
+                                           "stop early)", quiet)
+            else:
+                self.bars[key] = _progress(n, METHODS[key].name, quiet, unit="image")
+        return self.bars[key]
 
     def callback(self, key: str, y):
-        bar = self.bars.get(key)
         if key == "ia-lvr":
-            return lambda t, ids, out: bar.update(len(ids))
-        return (lambda: bar.update(1)) if bar is not None else None
+            return lambda t, ids, out: self.bar(key).update(len(ids))
+        return lambda: self.bar(key).update(1)
 
     def close(self) -> None:
         for bar in self.bars.values():
-            if bar is not None:
-                bar.update(bar.total - bar.n)
-                bar.close()
+            bar.update(bar.total - bar.n)
+            bar.close()
 
 
 def _bank_range_note(args, plan: _Plan, sig: list[float]) -> None:
@@ -441,15 +446,13 @@ def _denoise_batch(args, plan: _Plan, y: "torch.Tensor", idx: list[int],
         for k, i in enumerate(idx):
             if "bm3d" in plan.methods:
                 done_k = run_method("bm3d", y[k:k + 1], sig[k], ctx)
-                bars.bars["bm3d"].update(1)
+                bars.bar("bm3d").update(1)
                 out.outputs[i, "bm3d"] = done_k.images[0]
                 out.seconds[i, "bm3d"] = done_k.seconds
     finally:
         bars.close()
     for m, o in done.items():
-        residual = (o.loss if o.loss is not None and m == "lvr" else
-                    o.extra["residual"] if "residual" in o.extra else
-                    (o.images - y).pow(2).flatten(1).mean(1))
+        residual = o.extra["residual"]
         for k, i in enumerate(idx):
             out.outputs[i, m] = o.images[k]
             out.residual[i, m] = float(residual[k])
@@ -588,7 +591,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="starts per image, the best is kept (default: 1; the first start "
                         "is the encoder's when the generator has one)")
     d.add_argument("--lr", type=float, default=None,
-                   help="LVR step size (default: lvrlib.recovery.recover's default)")
+                   help="LVR step size (default: recover()'s, lvrlib.settings)")
     d.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     d.add_argument("--seed", type=int, default=0,
                    help="seeds LVR's starting latents and --add-noise (default: 0)")

@@ -175,10 +175,12 @@ def _bank_cell(*, sigmas, n, seed, lvr, checkpoint, checkpoint_sha256, device):
 
 def bank_for(profile: Profile, seed: int = 0, device: str = "auto") -> SharpnessBank:
     """The sharpness vectors at the profile's ``sharpness_sigmas``, estimated on the
-    profile's generated set ("generated", ``seed``) with the profile's LVR settings."""
+    profile's generated set ("generated", ``seed``) with the profile's LVR settings and
+    the box treatment of the LVR they correct (the method "lvr")."""
     dev = str(resolve_device(device))
     sig = sorted({float(s) for s in profile.sharpness_sigmas if float(s) > 0})
-    r = _bank_cell(sigmas=sig, n=profile.sharpness_n, seed=seed, lvr=profile.lvr.asdict(),
+    lvr = profile.lvr.replace(strategy=METHODS["lvr"].strategy)
+    r = _bank_cell(sigmas=sig, n=profile.sharpness_n, seed=seed, lvr=lvr.asdict(),
                    checkpoint=profile.checkpoint,
                    checkpoint_sha256=_checkpoint_sha256(profile.checkpoint), device=dev)
     return SharpnessBank(r["sigmas"], r["vectors"])
@@ -254,12 +256,13 @@ class Scores:
     sigma_used: np.ndarray | None = None
 
 
-def _lvr_sa_scores(m: str, r: dict, y, x, sigma, profile, seed, dev, keep) -> Scores:
+def _lvr_sa_scores(m: str, r: dict, y, x, set_name, sigma, profile, seed, dev,
+                   keep) -> Scores:
     """LVR-SA from the cached LVR cell's latents and the profile's sharpness vectors."""
     ctx = Context(generator=generator_for(profile.checkpoint, dev),
                   bank=lambda: bank_for(profile, seed, dev), device=dev)
     o = run_method(m, y, sigma, ctx, start=Output(r["images"], r["seconds"], z=r["z"]))
-    return Scores(m, "", sigma, psnr(o.images, x), ssim(o.images, x), o.seconds,
+    return Scores(m, set_name, sigma, psnr(o.images, x), ssim(o.images, x), o.seconds,
                   o.images[:keep], sigma_used=o.sigma_used)
 
 
@@ -300,8 +303,7 @@ def evaluate(set_name: str, sigma: float, methods, profile: Profile, *, n: int |
         else:
             r = _classical_cell(method=m, **common)
         if family == "lvr-sa":
-            out[m] = _lvr_sa_scores(m, r, y, x, sigma, profile, seed, dev, keep)
-            out[m].set_name = set_name
+            out[m] = _lvr_sa_scores(m, r, y, x, set_name, sigma, profile, seed, dev, keep)
         else:
             used = r.get("sigma_used", np.full(n, float(sigma)) if family == "adaptive" else None)
             out[m] = Scores(m, set_name, sigma, r["psnr"], r["ssim"], r["seconds"],

@@ -128,7 +128,8 @@ class Context:
 class Output:
     """A method's output on a batch: images (observation space, CPU), seconds for the
     batch (including the run it started from), and what the method knows besides: z and
-    loss (LVR), the sigma it used, and extras (steps_taken, stopped, residual, ...)."""
+    loss (LVR), the sigma it used, and extras (residual: the mean squared error between
+    the output and y in [-1, 1] units, for the GAN methods; steps_taken, stopped, ...)."""
 
     images: "torch.Tensor"
     seconds: float
@@ -143,9 +144,12 @@ def _sigmas(y: "torch.Tensor", sigma, blind: bool) -> np.ndarray:
     if blind:
         from .baselines import estimate_sigma
         return estimate_sigma(y)
-    if sigma is None:
+    if sigma is None or (not np.isscalar(sigma) and any(v is None for v in sigma)):
         raise ValueError("this method needs the noise sigma (0..255 pixel units).")
     s = np.asarray(sigma, dtype=np.float64).reshape(-1)
+    if s.size not in (1, len(y)) or not np.all(np.isfinite(s)) or np.any(s < 0):
+        raise ValueError(f"sigma={sigma!r}; expected one finite sigma >= 0 (0..255 pixel "
+                         f"units) or one per image ({len(y)}).")
     return np.full(len(y), float(s[0])) if s.size == 1 else s
 
 
@@ -167,7 +171,8 @@ def _run_lvr(m: Method, y, sigma, ctx: Context, start) -> Output:
     with torch.no_grad():
         out = op(res.images)
     return Output(out, res.seconds, z=res.z, loss=res.loss,
-                  extra={"steps_taken": res.steps_taken, "settings": res.settings})
+                  extra={"steps_taken": res.steps_taken, "settings": res.settings,
+                         "residual": res.loss})
 
 
 def _run_lvr_sa(m: Method, y, sigma, ctx: Context, start: Output) -> Output:
@@ -183,8 +188,9 @@ def _run_lvr_sa(m: Method, y, sigma, ctx: Context, start: Output) -> Output:
     else:
         s = torch.stack([bank.at(float(v)) for v in sig])
     out = lvr_sa(G, start.z, s, _operator(G, y))
-    return Output(out, start.seconds + time.perf_counter() - t0, z=start.z,
-                  sigma_used=sig)
+    seconds = start.seconds + time.perf_counter() - t0
+    residual = (out - y.to(out.device, out.dtype)).pow(2).flatten(1).mean(1)
+    return Output(out, seconds, z=start.z, sigma_used=sig, extra={"residual": residual})
 
 
 def _run_adaptive(m: Method, y, sigma, ctx: Context, start: Output | None) -> Output:

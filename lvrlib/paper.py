@@ -192,7 +192,12 @@ def compact_table(table: pd.DataFrame, *, digits: int = 1) -> pd.DataFrame:
     of its 95% CI (symmetric: a Student-t interval), rounded to ``digits`` decimals;
     short method and set labels (``methods.METHODS``, ``experiments.SHORT_SET_LABELS``);
     sigma (0..255 pixel units) as a whole number. A perfect match shows "inf", an
-    undefined mean "n/a", a mean over one image no \u00b1."""
+    undefined mean "n/a", a mean over one image no \u00b1.
+
+    The mean and the interval's ends are first rounded to 2 decimals, as a summary table
+    records them in CSV (``write_summary_csv``): a table computed now and the same table
+    read back from a recorded run show the same text (h from the rounded ends can differ
+    by 0.01 from h of the exact ends)."""
     def cell(v):
         if not isinstance(v, MeanCI):
             raise ValueError(f"compact_table expects summary_table's MeanCI cells, got {v!r}.")
@@ -200,7 +205,7 @@ def compact_table(table: pd.DataFrame, *, digits: int = 1) -> pd.DataFrame:
             return "inf"
         if np.isnan(v.mean):
             return "n/a"
-        return _pm(v.mean, v.low, v.high, digits)
+        return _pm(*(round(x, 2) for x in (v.mean, v.low, v.high)), digits)
 
     out = table.apply(lambda col: col.map(cell))
     out = out.rename(columns=short_label)

@@ -22,7 +22,7 @@ def is_quick(folder: Path, files: Sequence[str] = ()) -> bool:
     ``*machine.csv`` files (key, value) among ``files`` says quick = True (any in the
     folder when ``files`` names none: several benchmarks write into one folder)."""
     named = [Path(folder) / f for f in files if f.endswith("machine.csv")]
-    for f in named or Path(folder).glob("*machine.csv"):
+    for f in [f for f in named if f.exists()] if named else Path(folder).glob("*machine.csv"):
         meta = pd.read_csv(f)
         if str(dict(zip(meta["key"], meta["value"])).get("quick")) == "True":
             return True
@@ -30,12 +30,14 @@ def is_quick(folder: Path, files: Sequence[str] = ()) -> bool:
 
 
 def recorded_run(name: str, files: Sequence[str], *, folder: str | Path | None = None,
-                 own: bool = True, allow_quick: bool = False) -> Path | None:
+                 own: bool = True, allow_quick: bool = False,
+                 machine: str | None = None) -> Path | None:
     """The folder that holds every file of ``files`` for the recorded run ``name``:
     ``folder`` when given (it must hold them); else your own run in benchmarks/results
     (``own``; a quick run there is passed over unless ``allow_quick``), else the run
     recorded in book/data/<name>. None when neither holds them (an installed package
-    without the repository)."""
+    without the repository). ``machine``: the run's machine file, which says whether it
+    is quick (default: the ``*machine.csv`` among ``files``)."""
     if folder is not None:
         folder = Path(folder)
         missing = [f for f in files if not (folder / f).exists()]
@@ -44,7 +46,8 @@ def recorded_run(name: str, files: Sequence[str], *, folder: str | Path | None =
         return folder
     candidates = ([OWN_RESULTS] if own else []) + [RECORDED / name]
     for c in candidates:
-        if all((c / f).exists() for f in files) and (allow_quick or c == RECORDED / name
-                                                     or not is_quick(c, files)):
+        machines = [machine] if machine else files
+        if all((c / f).exists() for f in files) and (
+                allow_quick or c == RECORDED / name or not is_quick(c, machines)):
             return c
     return None

@@ -15,6 +15,7 @@ the projection started at the true latents against seconds).
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass, replace
 
 __all__ = ["LVRSettings", "INITS", "STRATEGIES", "OPTIMIZERS", "LR_SCHEDULES", "DEFAULT_STEPS", "DEFAULT_LR", "DEFAULT_SCHEDULE",
@@ -66,6 +67,17 @@ class LVRSettings:
     id: str = ""
 
     def __post_init__(self):
+        if not isinstance(self.precondition, (bool, type(None))):
+            raise ValueError("precondition must be True, False or None; pass a curvature "
+                             "matrix to recover() as curvature=.")
+        for name in ("steps", "restarts", "patience"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Integral)):
+                raise ValueError(f"{name}={v!r}; expected a whole number.")
+            if v is not None:
+                object.__setattr__(self, name, int(v))   # numpy integers as Python ints
+        if self.patience < 1:
+            raise ValueError(f"patience={self.patience}; expected >= 1 steps.")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy={self.strategy!r}; expected one of {STRATEGIES}.")
         if self.optimizer not in OPTIMIZERS:
@@ -91,6 +103,8 @@ class LVRSettings:
     def describe(self) -> str:
         """How these settings (resolved: ``resolve``) run LVR, in words: the start, the
         steps and the step size."""
+        if self.steps is None or self.lr is None or self.schedule is None:
+            raise ValueError("describe() needs resolved settings: settings.resolve(G)[0].")
         where = {"encoder": "the encoder's latent", "random": "a random latent",
                  "given": "the given latents"}.get(self.init, f"init={self.init}")
         more = f", best of {self.restarts} starts" if self.restarts > 1 else ""

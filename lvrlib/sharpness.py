@@ -33,7 +33,7 @@ __all__ = [
     "clean_residual",
 ]
 
-#: Sharpness vectors of the shipped generator (made by benchmarks/make_shipped_sharpness.py).
+#: Sharpness vectors of the shipped generator (made by recipes/make_shipped_sharpness.py).
 SHIPPED_SHARPNESS = Path(__file__).parent / "weights" / "sharpness_celeba_sample.safetensors"
 
 

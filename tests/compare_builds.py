@@ -4,8 +4,9 @@
 
 OLD_BUILD and NEW_BUILD are ``_build`` folders of ``jupyter-book build book/``; the
 executed notebooks are read from their ``jupyter_execute/`` folders. For each notebook it
-lists the glued values (``myst_nb.glue``, by name) and the tables (each DataFrame output's
-plain text, by its place among the notebook's outputs) that differ. Values whose name
+lists the glued values (``myst_nb.glue``, by name, with their full Markdown or HTML) and
+the tables (each DataFrame output's HTML, by its place among the notebook's outputs) that
+differ. Values whose name
 matches ``--ignore`` (default: run times, which differ from run to run) are skipped.
 Exit status 0 when nothing else differs, 1 otherwise.
 """
@@ -21,19 +22,34 @@ GLUE_MIME = "application/papermill.record/text/plain"
 DEFAULT_IGNORE = r"sec|seconds|minutes|_time|speed"
 
 
+def _payload(data: dict) -> str:
+    """The text of a glued value or output: its Markdown or HTML when it has one (a glued
+    paragraph, a table), else its plain text."""
+    for mime in ("text/markdown", "text/html", GLUE_MIME, "text/plain"):
+        if mime in data:
+            v = data[mime]
+            return "".join(v) if isinstance(v, list) else str(v)
+    return ""
+
+
 def shown_values(notebook: Path) -> tuple[dict[str, str], list[str]]:
-    """({glue name: its text}, [plain text of each table output, in order]) of one
-    executed notebook."""
+    """({glue name: its text}, [HTML of each table output, in order]) of one executed
+    notebook. Glued values are read from the cell outputs and from the ``<name>.glue.json``
+    file beside the notebook, where myst-nb keeps them."""
     nb = json.loads(notebook.read_text())
     glued, tables = {}, []
+    store = notebook.with_suffix(".glue.json")
+    if store.exists():
+        glued.update({k: _payload(v.get("data", {}))
+                      for k, v in json.loads(store.read_text()).items()})
     for cell in nb["cells"]:
         for out in cell.get("outputs", []):
             data = out.get("data", {})
             name = out.get("metadata", {}).get("scrapbook", {}).get("name")
             if name is not None:
-                glued[name] = data.get(GLUE_MIME, data.get("text/plain", ""))
+                glued[name] = _payload(data)
             elif "text/html" in data and "<table" in "".join(data["text/html"]):
-                tables.append("".join(data.get("text/plain", "")))
+                tables.append("".join(data["text/html"]))
     return glued, tables
 
 
@@ -57,8 +73,8 @@ def compare(old: Path, new: Path, ignore: str) -> list[str]:
             lines.append(f"{rel}: {len(t0)} tables -> {len(t1)}")
         for i, (a, b) in enumerate(zip(t0, t1)):
             if a != b:
-                diff = [f"    - {x}\n    + {y}" for x, y in zip(a.splitlines(), b.splitlines())
-                        if x != y]
+                diff = [f"    - {x.strip()}\n    + {y.strip()}"
+                        for x, y in zip(a.splitlines(), b.splitlines()) if x != y]
                 lines.append(f"{rel}: table {i} differs in {len(diff)} lines:\n"
                              + "\n".join(diff[:12]))
     return lines

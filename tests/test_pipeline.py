@@ -51,6 +51,26 @@ def test_settings_are_checked_frozen_and_fill_defaults_once(G):
     assert s.resolve(G, curvature=torch.eye(100))[0].precondition is True
     with pytest.raises(ValueError, match="z_init"):
         choose_start(G, "given")
+    with pytest.raises(ValueError, match="curvature="):      # the old way to pass a matrix
+        LVRSettings(precondition=torch.eye(3))
+    with pytest.raises(ValueError, match="patience=0"):
+        LVRSettings(patience=0)
+    with pytest.raises(ValueError, match="whole number"):
+        LVRSettings(steps=3.0)
+    assert LVRSettings(steps=np.int64(3)).asdict()["steps"].__class__ is int
+    with pytest.raises(ValueError, match="resolved"):
+        LVRSettings().describe()
+
+
+def test_whitening_with_the_identity_curvature_takes_the_plain_steps(G, y):
+    """With M = I the whitening P = (M + d I)^(-1/2), scaled to a unit mean diagonal, is
+    I, and multiplying by I is exact in float32: the whitened run is the plain one."""
+    a = recover(G, y, steps=6, seed=2, curvature=torch.eye(100))
+    b = recover(G, y, steps=6, seed=2, precondition=False)
+    assert a.settings["precondition"] is True and b.settings["precondition"] is False
+    assert torch.equal(a.z, b.z)
+    c = recover(G, y, steps=6, seed=2, curvature=torch.diag(torch.linspace(0.1, 10, 100)))
+    assert not torch.equal(c.z, b.z)
 
 
 def test_recover_records_the_resolved_settings_and_takes_them_as_an_object(G, y):
@@ -152,7 +172,28 @@ def test_run_methods_recovers_once_for_the_methods_that_start_from_lvr(G, y, mon
     sa = run_method("lvr-sa", y, 30.0, ctx, start=lvr)
     assert torch.equal(out["lvr-sa"].images, sa.images)
     assert np.array_equal(sa.sigma_used, [30.0] * 3)
-    assert out["lvr-sa"].seconds >= out["lvr"].seconds     # includes the run it starts from
+    assert out["lvr-sa"].z is out["lvr"].z and out["ia-lvr"].extra["stopped"].shape == (3,)
+    # Each GAN method reports its residual against y: LVR's is its final loss.
+    assert torch.equal(out["lvr"].extra["residual"], out["lvr"].loss)
+    torch.testing.assert_close(out["lvr-sa"].extra["residual"],
+                               (sa.images - y).pow(2).flatten(1).mean(1))
+    for bad in ([30.0, None, 30.0], [30.0, 30.0], float("nan"), -5.0):
+        with pytest.raises(ValueError, match="sigma"):
+            run_method("lvr-sa", y, bad, ctx, start=lvr)
+
+
+def test_the_sharpness_bank_is_estimated_with_the_lvr_it_corrects(monkeypatch):
+    """A profile whose LVR settings say another box treatment still estimates s from
+    projected recoveries, those of the method "lvr" that LVR-SA starts from."""
+    import lvrlib.experiments as ex
+    from lvrlib.profiles import get_profile
+
+    seen = {}
+    monkeypatch.setattr(ex, "_bank_cell", lambda **kw: seen.update(kw) or
+                        {"vectors": torch.zeros(1, 100), "sigmas": [50.0]})
+    ex.bank_for(get_profile("smoke", strategy="none"), device="cpu")
+    assert seen["lvr"]["strategy"] == METHODS["lvr"].strategy == "project"
+    assert seen["lvr"]["steps"] == 8
 
 
 def test_classical_methods_take_a_sigma_per_image_or_estimate_it(y):
@@ -184,6 +225,9 @@ def test_recorded_run_prefers_a_full_run_of_your_own(tmp_path, monkeypatch):
     (own / "b.csv").write_text("x\n3\n")
     pd.DataFrame({"key": ["quick"], "value": ["False"]}).to_csv(own / "b_machine.csv")
     assert records.recorded_run("bench", ["b.csv", "b_machine.csv"]) == own
+    # A run whose machine file is named apart: only that file says whether it is quick.
+    assert records.recorded_run("bench", ["b.csv"], machine="b_machine.csv") == own
+    assert records.recorded_run("bench", ["a.csv"], machine="a_machine.csv") == book / "bench"
     (own / "a_machine.csv").unlink()
     assert records.recorded_run("bench", ["a.csv"]) == own
     assert records.recorded_run("bench", ["a.csv"], own=False) == book / "bench"

@@ -89,9 +89,11 @@ def test_method_labels_are_written_once():
     """Every method's table label is spelled only in the registry (lvrlib/methods.py)."""
     from lvrlib.methods import METHODS
 
-    labels = {m.label for m in METHODS.values()
-              if m.label != m.key and "," in m.label or "(" in m.label}
-    assert "LVR, projected gradient" in labels and "BM3D (true sigma)" in labels
+    # Every label that is not a bare word ("LVR", "DIP" are names, written everywhere).
+    labels = {lab for m in METHODS.values() for lab in (m.label, m.short)
+              if re.search(r"[ ,(\u2011]", lab)}
+    assert {"LVR, projected gradient", "BM3D (true sigma)", "non-local means",
+            "LVR\u2011SA blind"} <= labels
     places = [p for p in [*LIB.glob("*.py"), *NOTEBOOKS] if p.name != "methods.py"]
     found = [(p.name, lab) for p in places for lab in labels
              if f'"{lab}"' in p.read_text() or f"'{lab}'" in p.read_text()]
@@ -110,3 +112,29 @@ def test_notebooks_are_thin(nb):
     defs = re.findall(r"^def (\w+)", text, re.M)
     assert not [d for d in defs if re.search(r"verdict|judge", d)], defs
     assert "verdict(" not in text.replace("j.verdict", "")
+
+
+def test_compare_builds_sees_glued_values_and_tables(tmp_path):
+    """tests/compare_builds.py finds a changed glued number (kept by myst-nb beside the
+    notebook) and a changed table cell, and nothing when the builds agree."""
+    import json
+
+    from compare_builds import compare
+
+    def build(root, value, cell):
+        d = root / "jupyter_execute" / "notebooks"
+        d.mkdir(parents=True)
+        glue = {"name": "t3_lvr", "mime_prefix": "application/papermill.record/"}
+        (d / "t3.glue.json").write_text(json.dumps({"t3_lvr": {
+            "output_type": "display_data", "metadata": {"scrapbook": glue},
+            "data": {"text/plain": value}}}))
+        table = {"output_type": "execute_result", "metadata": {},
+                 "data": {"text/html": [f"<table><td>{cell}</td></table>"],
+                          "text/plain": ["..."]}}
+        (d / "t3.ipynb").write_text(json.dumps({"cells": [{"outputs": [table]}]}))
+        return root
+
+    old = build(tmp_path / "old", "21.26", "22.8 ±0.6")
+    assert compare(old, build(tmp_path / "same", "21.26", "22.8 ±0.6"), "") == []
+    diff = compare(old, build(tmp_path / "new", "21.27", "22.8 ±0.7"), "")
+    assert len(diff) == 2 and "t3_lvr" in diff[0] and "±0.7" in diff[1]
