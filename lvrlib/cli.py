@@ -14,8 +14,6 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from ._io import atomic_write_bytes
 from .methods import CLI_METHODS, METHODS
 
@@ -299,11 +297,13 @@ def _plan_denoise(args) -> _Plan:
     if sigma is None and needs_sigma:
         raise CLIError(f"--method {args.method} needs --sigma (a number in 0..255 pixel units, "
                        f"or auto to estimate it per image): {' and '.join(needs_sigma)} use it.")
-    if (args.steps is not None and args.steps < 1) or args.restarts < 1:
-        raise CLIError(f"--steps {args.steps} --restarts {args.restarts}: both must be at least 1.")
-    lr = args.lr
-    if lr is not None and not (lr > 0 and np.isfinite(lr)):
-        raise CLIError(f"--lr {args.lr}: expected a positive step size.")
+    try:   # LVRSettings checks the values; the message names the options given
+        lvr = LVRSettings(steps=args.steps, lr=args.lr, restarts=args.restarts, id="cli")
+    except ValueError as e:
+        given = " ".join(f"--{k} {v}" for k, v in (("steps", args.steps), ("lr", args.lr),
+                                                   ("restarts", args.restarts))
+                         if v is not None)
+        raise CLIError(f"{given}: {e}") from None
     dev = _resolve_device_cli(args.device)
     G = bank = None
     if any(METHODS[m].family != "classical" for m in methods):
@@ -331,7 +331,6 @@ def _plan_denoise(args) -> _Plan:
     if existing and not args.overwrite:
         more = f" (and {len(existing) - 1} more outputs)" if len(existing) > 1 else ""
         raise CLIError(f"{existing[0]}{more} already exists; pass --overwrite to replace it.")
-    lvr = LVRSettings(steps=args.steps, lr=lr, restarts=args.restarts, id="cli")
     return _Plan(methods, sigma, add_noise, lvr, dev, G, bank, files, problems, outdir)
 
 
