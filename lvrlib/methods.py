@@ -183,10 +183,7 @@ def _run_lvr_sa(m: Method, y, sigma, ctx: Context, start: Output) -> Output:
     G, bank = ctx.generator, ctx.sharpness()
     sig = _sigmas(y, sigma, m.blind)
     t0 = time.perf_counter()
-    if len(set(sig.tolist())) == 1:
-        s = bank.at(float(sig[0])).expand(len(y), -1)
-    else:
-        s = torch.stack([bank.at(float(v)) for v in sig])
+    s = torch.stack([bank.at(float(v)) for v in sig])
     out = lvr_sa(G, start.z, s, _operator(G, y))
     seconds = start.seconds + time.perf_counter() - t0
     residual = (out - y.to(out.device, out.dtype)).pow(2).flatten(1).mean(1)
@@ -201,7 +198,7 @@ def _run_adaptive(m: Method, y, sigma, ctx: Context, start: Output | None) -> Ou
     G = ctx.generator
     op = _operator(G, y)
     sig = _sigmas(y, sigma, m.blind)
-    s = float(sig[0]) if len(set(sig.tolist())) == 1 else sig.tolist()
+    s = sig.tolist()
     kw = dict(operator=op, seed=ctx.seed, device=ctx.device, callback=ctx.callback(m.key, y))
     if m.key == "ia-lvr":
         steps = {} if ctx.ia_steps is None else {"steps": ctx.ia_steps}
