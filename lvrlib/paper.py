@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from .benchmarking import default_candidate
-from .experiments import SET_LABELS, SHORT_SET_LABELS, Scores, compute_curve, evaluate
+from .experiments import (SET_LABELS, SHORT_SET_LABELS, Scores, compute_curve, evaluate,
+                          lvr_description)
 from .methods import METHODS, short_label
 from .metrics import MeanCI, paired_diff
 from .profiles import Profile
@@ -340,12 +341,11 @@ def regime(profile: Profile, strategies=("project",), device: str = "auto") -> s
     """In which regime the profile's LVR measures a claim: how it runs, and for lvrlib's
     default how far the benchmark found it from the projection started at the true
     latent (generated images, sigma 50), per box treatment in ``strategies``."""
-    from .experiments import lvr_description
-
     how = lvr_description(profile, device)
     bench = _converge_rows()
-    s = profile.lvr
-    default = s.steps is None and s.lr is None and s.restarts == 1 and "encoder" in how
+    # recover()'s defaults in every field but the box treatment (each method sets its own)
+    ours = profile.lvr.replace(id="", strategy=LVRSettings().strategy) == LVRSettings()
+    default = ours and "encoder" in how
     if not default or bench is None:
         return f"LVR {how}; its gap to the projection is not measured at these settings"
     gaps = []

@@ -240,3 +240,16 @@ def test_recorded_run_prefers_a_full_run_of_your_own(tmp_path, monkeypatch):
     assert records.recorded_run("bench", ["a.csv"], own=False) == book / "bench"
     with pytest.raises(FileNotFoundError, match="c.csv"):
         records.recorded_run("bench", ["c.csv"], folder=own)
+
+
+def test_a_claims_regime_quotes_the_benchmark_only_for_recovers_defaults():
+    """The recorded gap is lvrlib's default's; a profile that changes any other field of
+    the LVR settings (the optimiser, the whitening, ...) is said to be unmeasured."""
+    from lvrlib.paper import regime
+    from lvrlib.profiles import get_profile
+
+    assert "gap to the projection started at the true latent" in regime(
+        get_profile("sample"), device="cpu")
+    for change in (dict(optimizer="sgd"), dict(precondition=False), dict(steps=8)):
+        assert "not measured at these settings" in regime(get_profile("sample", **change),
+                                                          device="cpu")
