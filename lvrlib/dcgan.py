@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
+from .settings import prior_of
+
 __all__ = [
     "DCGANConfig",
     "Generator",
@@ -196,13 +198,19 @@ class Discriminator(nn.Module):
 
 
 def sample_latent(n: int, nz: int = 100, generator: torch.Generator | None = None,
-                  device: str | torch.device = "cpu") -> torch.Tensor:
-    """Draw n latent vectors from the paper's prior Uniform[-1, 1]^nz.
+                  device: str | torch.device = "cpu", prior: str = "uniform") -> torch.Tensor:
+    """Draw n latent vectors from ``prior``: "uniform", the paper's Uniform[-1, 1]^nz, or
+    "normal", N(0, I) (``lvrlib.settings.PRIORS``).
 
     The draw is made on the CPU with ``generator`` (so a seed gives the same z on every
     device) and then moved to ``device``. Returns (n, nz) float32.
     """
-    z = torch.rand(n, nz, generator=generator, dtype=torch.float32) * 2.0 - 1.0
+    if prior == "uniform":
+        z = torch.rand(n, nz, generator=generator, dtype=torch.float32) * 2.0 - 1.0
+    elif prior == "normal":
+        z = torch.randn(n, nz, generator=generator, dtype=torch.float32)
+    else:
+        raise ValueError(f"prior={prior!r}; expected 'uniform' or 'normal'.")
     return z.to(device)
 
 
@@ -255,12 +263,14 @@ def device_for(generator: nn.Module, device="auto") -> torch.device:
 
 
 def generated_images(generator: nn.Module, n: int, seed: int = 0,
-                     device: str | torch.device = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+                     device: str | torch.device = "cpu",
+                     prior: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """n images of the generator and their latents, (x, z) on the CPU: z drawn from the
-    prior with ``torch.Generator().manual_seed(seed)`` (``sample_latent``), x = G(z) in
-    eval mode. The generated sets of the book, the sharpness vectors and the benchmarks
-    all draw their images this way."""
+    prior (default: the one the generator declares, ``settings.prior_of``) with
+    ``torch.Generator().manual_seed(seed)`` (``sample_latent``), x = G(z) in eval mode.
+    The generated sets of the book, the sharpness vectors and the benchmarks all draw
+    their images this way."""
     z = sample_latent(n, latent_shape(generator)[0], torch.Generator().manual_seed(seed),
-                      device)
+                      device, prior if prior is not None else prior_of(generator))
     with eval_mode(generator), torch.no_grad():
         return generator(z).cpu(), z.cpu()

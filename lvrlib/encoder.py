@@ -357,17 +357,18 @@ def carries_curvature(encoder: nn.Module | None) -> bool:
 
 
 def whitening(generator: nn.Module, encoder: nn.Module | None, curvature=None,
-              device: str | torch.device = "cpu") -> torch.Tensor:
+              device: str | torch.device = "cpu", prior: str = "uniform") -> torch.Tensor:
     """P = (M + d I)^(-1/2), scaled to a mean diagonal of 1, for the generator's average
     curvature M: ``curvature`` when given, else the encoder's, else computed
-    (``generator_curvature``, about 3200 forward passes); d = WHITEN_DAMPING times M's
+    (``generator_curvature`` at latents from ``prior``, about 3200 forward passes);
+    d = WHITEN_DAMPING times M's
     mean eigenvalue. Steps taken in coordinates w with z = z0 + w P no longer have the
     stiff directions of the latent limit their size. (nz, nz) float32 on ``device``."""
     M = curvature
     if M is None and carries_curvature(encoder):
         M = encoder.curvature
     if M is None:
-        M = generator_curvature(generator)
+        M = generator_curvature(generator, prior=prior)
     M = M.detach().to("cpu", torch.float64)
     M = (M + M.T) / 2
     evals, evecs = torch.linalg.eigh(M)

@@ -22,10 +22,14 @@ import torch
 from .dcgan import Generator, device_for, eval_mode, latent_shape, sample_latent
 from .encoder import encode, whitening
 from .physics import Operator, operator_for
-from .settings import LVRSettings
+from .settings import PLATEAU_CUTS, PLATEAU_FACTOR, LVRSettings
 from .updates import apply_box, lr_schedule, update_rule
 
 __all__ = ["RecoveryResult", "recover"]
+
+#: How often (in steps) the rows that have stopped leave the batch: each check waits for
+#: the device once.
+COMPACT_EVERY = 5
 
 
 @dataclass
@@ -34,8 +38,11 @@ class RecoveryResult:
 
     z: (N, nz) recovered latents. images: (N, C, 64, 64) = G(z), in [-1, 1].
     loss: (N,) final mean squared error per image in observation space ([-1, 1] units).
-    history: (steps, N) loss of each image at each step (of its best restart; the last
-    value repeats once an image has stopped). steps_taken: (N,) steps each image ran.
+    history: (steps, N) loss of each image at each step (of its best restart; the final
+    loss repeats once an image has stopped). steps_taken: (N,) steps each image ran.
+    converged: (N,) bool, True where the stopping rule ended the image's refinement
+    (its loss had stopped falling: ``LVRSettings.tol``), False where the step budget did
+    (or a pruned start, which is never kept over a running one).
     settings: ``asdict()`` of the resolved ``LVRSettings`` that ran (its ``init`` says
     which start was used). operator, seed, device: the rest of the call.
     snapshots: {k: (N, nz) latents after k steps} for the step counts asked for with
@@ -49,6 +56,7 @@ class RecoveryResult:
     history: torch.Tensor
     steps_taken: torch.Tensor
     seconds: float
+    converged: torch.Tensor | None = None
     settings: dict = field(default_factory=dict)
     operator: str = ""
     seed: int | None = 0
@@ -99,13 +107,14 @@ def recover(generator: torch.nn.Module, y: torch.Tensor, settings: LVRSettings |
                                     curvature=curvature)
     if snapshots and not 1 <= snapshots[0] <= snapshots[-1] <= run.steps:
         raise ValueError(f"snapshots={snapshots}; every step count must be in 1..{run.steps}.")
-    whiten = whitening(generator, encoder, curvature, dev) if run.precondition else None
+    whiten = (whitening(generator, encoder, curvature, dev, prior=run.prior)
+              if run.precondition else None)
     operator = operator if operator is not None else operator_for(y, nc)
     with eval_mode(generator):
         t0 = time.perf_counter()
         if run.init == "encoder":
             z_init = encode(encoder, y, nc=nc, device=dev)
-        z0 = _starts(y.shape[0], run.restarts, nz, seed, z_init, dev)
+        z0 = _starts(y.shape[0], run.restarts, nz, seed, z_init, dev, run.prior)
         net, layout = _fast_form(generator, dev)
         with layout:
             res = _run(net, y.to(dev, torch.float32), z0, run, operator=operator, seed=seed,
@@ -114,12 +123,12 @@ def recover(generator: torch.nn.Module, y: torch.Tensor, settings: LVRSettings |
     return res
 
 
-def _starts(n: int, restarts: int, nz: int, seed, z_init, dev) -> torch.Tensor:
+def _starts(n: int, restarts: int, nz: int, seed, z_init, dev, prior: str) -> torch.Tensor:
     """(n * restarts, nz) starting latents, image-major (image i's starts do not depend on
     how many images follow): draws from the prior, the first of each image replaced by
     ``z_init`` when given."""
     cpu_gen = torch.Generator().manual_seed(0 if seed is None else seed)
-    z = sample_latent(n * restarts, nz, cpu_gen, dev)
+    z = sample_latent(n * restarts, nz, cpu_gen, dev, prior)
     if z_init is not None:
         if tuple(z_init.shape) != (n, nz):
             raise ValueError(f"z_init has shape {tuple(z_init.shape)}; expected ({n}, {nz}).")
@@ -162,30 +171,64 @@ def _fast_form(generator: torch.nn.Module, dev: torch.device):
 
 
 class _Stop:
-    """The per-image stopping rule: an image stops when its loss fell by less than a
-    relative ``tol`` over the last ``patience`` steps (never, with tol None); a stopped
-    image takes zero steps (z - 0 == z exactly, and either clipping leaves a z inside the
-    box alone)."""
+    """The per-image stopping rule, for the rows (image starts) of one ``recover`` call.
 
-    def __init__(self, m: int, tol, patience: int, dev):
-        self.tol, self.patience = tol, patience
-        self.active = torch.ones(m, dtype=torch.bool, device=dev)
-        self.active_f = torch.ones(m, 1, device=dev)
-        self.taken = torch.zeros(m, dtype=torch.long, device=dev)
+    An image's loss has stopped falling when it fell by less than a relative ``tol`` over
+    the last ``patience`` steps. Under the "plateau" schedule its step size is then cut
+    by ``PLATEAU_FACTOR``, and it stops (converged) when its loss stops falling again after
+    ``PLATEAU_CUTS`` cuts; under every other schedule it stops at once. tol None: no
+    image stops before the budget. With restarts and ``prune_after``, each image keeps only
+    its best start after that many steps (the others stop, not converged).
 
-    def mask(self, step: torch.Tensor) -> None:
-        if self.tol is not None:
-            step.mul_(self.active_f)
-            self.taken += self.active
+    ``rows`` are the rows still running (the loop refines only those); ``factor`` their
+    step-size factor (0 once stopped); ``taken``/``converged`` are per row of the call.
+    """
 
-    def all_stopped(self, hist: torch.Tensor, t: int) -> bool:
-        if self.tol is None or t < self.patience:
-            return False
-        prev = hist[t - self.patience]
-        self.active &= (prev - hist[t]) > self.tol * prev
-        self.active_f.copy_(self.active[:, None])
-        # Checking for the end costs a host synchronisation: only now and then.
-        return t % self.patience == 0 and not bool(self.active.any())
+    def __init__(self, m: int, run: LVRSettings, dev):
+        self.tol, self.patience, self.run = run.tol, run.patience, run
+        self.rows = torch.arange(m, device=dev)
+        self.factor = torch.ones(m, 1, device=dev)
+        self.since = torch.zeros(m, dtype=torch.long, device=dev)
+        self.cuts = torch.zeros(m, dtype=torch.long, device=dev)
+        self.taken = torch.full((m,), run.steps, dtype=torch.long, device=dev)
+        self.converged = torch.zeros(m, dtype=torch.bool, device=dev)
+        self.m = m
+
+    def update(self, hist: torch.Tensor, t: int) -> None:
+        """After step t: cut step sizes and stop rows by the rule (and prune starts)."""
+        run = self.run
+        if self.tol is not None and t >= self.patience:
+            prev, cur = hist[t - self.patience, self.rows], hist[t, self.rows]
+            stalled = (t - self.since >= self.patience) & ~((prev - cur) > self.tol * prev)
+            stalled &= self.factor[:, 0] > 0
+            if run.schedule == "plateau":
+                cut = stalled & (self.cuts < PLATEAU_CUTS)
+                self.factor[cut] *= PLATEAU_FACTOR
+                self.cuts += cut
+                self.since[cut] = t
+                stalled &= ~cut
+            self._end(stalled, t, converged=True)
+        if run.restarts > 1 and run.prune_after == t + 1:
+            r = run.restarts
+            loss = hist[t].clone()
+            loss[self.taken < run.steps] = float("inf")   # stopped starts (frozen) lose
+            keep = torch.zeros(self.m, dtype=torch.bool, device=loss.device)
+            keep[loss.view(-1, r).argmin(1) + torch.arange(0, self.m, r, device=loss.device)] = True
+            self._end(~keep[self.rows], t, converged=False)
+
+    def _end(self, which: torch.Tensor, t: int, converged: bool) -> None:
+        which = which & (self.factor[:, 0] > 0)
+        self.factor[which] = 0.0
+        self.taken[self.rows[which]] = t + 1
+        self.converged[self.rows[which]] = converged
+
+    def running(self) -> torch.Tensor:
+        """Positions (in ``rows``) of the rows still running; a host synchronisation."""
+        return (self.factor[:, 0] > 0).nonzero()[:, 0]
+
+    def keep(self, pos: torch.Tensor) -> None:
+        self.rows, self.factor = self.rows[pos], self.factor[pos]
+        self.since, self.cuts = self.since[pos], self.cuts[pos]
 
 
 def _run(net, y, z, run: LVRSettings, *, operator, seed, whiten, snapshots, t0,
@@ -193,67 +236,74 @@ def _run(net, y, z, run: LVRSettings, *, operator, seed, whiten, snapshots, t0,
     """The optimisation loop of ``recover``: ``run`` resolved, z the (n * restarts, nz)
     starts, the generator in eval mode. Each step: the per-image loss and its gradient,
     the update rule's step (in whitened coordinates when ``whiten``: the gradient in w is
-    g P and a step dw moves z by dw P), the stopping mask, the box treatment."""
-    steps, dev = run.steps, z.device
+    g P and a step dw moves z by dw P), the per-image step-size factor, the box treatment.
+    Every ``COMPACT_EVERY`` steps the rows that have stopped leave the batch."""
+    steps, dev, m = run.steps, z.device, z.shape[0]
     yy = y.repeat_interleave(run.restarts, dim=0)
     dev_gen = torch.Generator(device=dev).manual_seed((0 if seed is None else seed) + 1)
     rule = update_rule(run.optimizer, z)
     lrs = lr_schedule(run.lr, steps, run.schedule)
-    # The loop only launches kernels and never waits for the device (except the
-    # stopping check every `patience` steps).
-    hist = torch.empty(steps, z.shape[0], device=dev)
-    stop = _Stop(z.shape[0], run.tol, run.patience, dev)
+    hist = torch.full((steps, m), float("nan"), device=dev)
+    stop = _Stop(m, run, dev)
+    z_all, za, ya, full = z, z, yy, True   # za: the running rows of z_all (all, while full)
     snap_z: dict[int, torch.Tensor] = {}
     snap_s: dict[int, float] = {}
     t = -1
     for t in range(steps):
         with torch.enable_grad():
-            z.requires_grad_(True)
-            per_image = (operator(net(z)) - yy).pow(2).flatten(1).mean(1)
-            (grad,) = torch.autograd.grad(per_image.sum(), z)
-        z = z.detach()
-        hist[t] = per_image.detach()
+            za.requires_grad_(True)
+            per_image = (operator(net(za)) - ya).pow(2).flatten(1).mean(1)
+            (grad,) = torch.autograd.grad(per_image.sum(), za)
+        za = za.detach()
+        hist[t, stop.rows] = per_image.detach()
         step, scale = rule.step(grad if whiten is None else grad @ whiten, t, lrs[t])
         if whiten is not None:
             step = step @ whiten
-        stop.mask(step)
-        z = apply_box(run.strategy, z.sub_(step, alpha=scale), dev_gen)
-        if stop.all_stopped(hist, t):
-            break
+        step.mul_(stop.factor)
+        za = apply_box(run.strategy, za.sub_(step, alpha=scale), dev_gen,
+                       None if full else stop.rows, m)
+        stop.update(hist, t)
         if callback is not None:
             callback()
+        if (t + 1) % COMPACT_EVERY == 0 or t + 1 in snapshots or run.prune_after == t + 1:
+            z_all = za if full else z_all.index_copy(0, stop.rows, za)
+            pos = stop.running()
+            if len(pos) == 0:
+                break
+            if len(pos) < len(stop.rows):
+                stop.keep(pos)
+                rule.keep(pos)
+                za, ya, full = z_all[stop.rows], yy[stop.rows], False
         if t + 1 in snapshots:
-            snap_z[t + 1] = z.clone()
+            snap_z[t + 1] = z_all.clone()
             if dev.type == "cuda":
                 torch.cuda.synchronize(dev)
             snap_s[t + 1] = time.perf_counter() - t0
-    if run.tol is None:
-        stop.taken.fill_(steps)
-    return _finish(net, operator, z, yy, hist, min(t + 1, steps), stop.taken, run,
+    z_all = za if full else z_all.index_copy(0, stop.rows, za)
+    return _finish(net, operator, z_all, yy, hist, min(t + 1, steps), stop, run,
                    snapshots, snap_z, snap_s, t0, callback)
 
 
-def _finish(net, operator, z, yy, hist, t_last, taken, run, snapshots, snap_z, snap_s, t0,
+def _finish(net, operator, z, yy, hist, t_last, stop, run, snapshots, snap_z, snap_s, t0,
             callback) -> RecoveryResult:
     """The final images and losses; each image's best restart, its loss history (the
-    final loss repeated after an early end) and its snapshots."""
-    steps, restarts = run.steps, run.restarts
+    final loss from the step it stopped) and its snapshots."""
+    restarts = run.restarts
     n = yy.shape[0] // restarts
     last_images = net(z)
     if callback is not None:
         callback()
     final = (operator(last_images) - yy).pow(2).flatten(1).mean(1)
+    # A row that left the batch (or every row, after the last step run) kept its final
+    # latent: had it gone on recording, it would have recorded the final loss.
+    hist = torch.where(hist.isnan(), final[None], hist)
     offset = torch.arange(n, device=z.device) * restarts
     best = final.view(n, restarts).argmin(1) + offset
     images = last_images if restarts == 1 else last_images[best]
-    history = hist[:t_last, best]
-    if t_last < steps:
-        # Every image had stopped: had the loop gone on, each would have recorded the
-        # loss of its final (frozen) latent, whatever the rest of its batch.
-        history = torch.cat([history, final[best][None].expand(steps - t_last, -1)])
     # Copies to the host wait for the device, so `seconds` counts all of its work.
     out = dict(z=z[best].cpu(), images=images.contiguous().cpu(), loss=final[best].cpu(),
-               history=history.cpu(), steps_taken=taken[best].cpu())
+               history=hist[:, best].cpu(), steps_taken=stop.taken[best].cpu(),
+               converged=stop.converged[best].cpu())
     seconds = time.perf_counter() - t0
     snaps = {}
     for k in snapshots:

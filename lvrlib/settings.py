@@ -18,12 +18,21 @@ import math
 import numbers
 from dataclasses import asdict, dataclass, replace
 
-__all__ = ["LVRSettings", "INITS", "STRATEGIES", "OPTIMIZERS", "LR_SCHEDULES", "DEFAULT_STEPS", "DEFAULT_LR", "DEFAULT_SCHEDULE",
-           "ENCODER_STEPS", "ENCODER_LR", "ENCODER_SCHEDULE", "PAPER_OPTIMISER"]
+__all__ = ["LVRSettings", "INITS", "PRIORS", "PRIOR_STRATEGY", "prior_of", "STRATEGIES", "OPTIMIZERS", "LR_SCHEDULES", "DEFAULT_STEPS", "DEFAULT_LR", "DEFAULT_SCHEDULE",
+           "ENCODER_STEPS", "ENCODER_LR", "PLATEAU_FACTOR", "PLATEAU_CUTS", "ENCODER_SCHEDULE", "PAPER_OPTIMISER"]
 
 STRATEGIES = ("none", "project", "stochastic")   # box treatments (lvrlib.updates)
+PRIORS = ("uniform", "normal")                   # latent priors: the paper's box, or N(0, I)
+#: The box treatment a prior gets by default: projected gradient in the uniform prior's
+#: box; none for a Gaussian prior, which has no box.
+PRIOR_STRATEGY = {"uniform": "project", "normal": "none"}
 OPTIMIZERS = ("adam", "sgd")                     # update rules (lvrlib.updates)
-LR_SCHEDULES = ("constant", "cosine", "step")    # step-size schedules (updates.lr_schedule)
+LR_SCHEDULES = ("constant", "cosine", "step", "plateau")   # step-size schedules (updates.lr_schedule)
+#: The "plateau" schedule: an image's step size is multiplied by PLATEAU_FACTOR each time
+#: its loss stops falling (LVRSettings.tol over .patience steps), and the image stops
+#: after PLATEAU_CUTS cuts.
+PLATEAU_FACTOR = 0.5
+PLATEAU_CUTS = 3
 DEFAULT_STEPS = 200
 DEFAULT_LR = 0.1
 DEFAULT_SCHEDULE = "cosine"
@@ -37,12 +46,20 @@ INITS = ("auto", "encoder", "random")
 class LVRSettings:
     """How ``recover`` runs. None means "recover()'s default for the start it uses".
 
-    strategy: box treatment, "none", "project" (default) or "stochastic".
+    strategy: box treatment, "none", "project" or "stochastic"; None: the prior's
+    (``PRIOR_STRATEGY``: "project" for the uniform prior, "none" for a normal one, which
+    has no box and refuses the other two).
+    prior: the generator's latent prior, "uniform" (the paper's box [-1, 1]^nz) or
+    "normal" (N(0, I)); None: ``generator.config.prior`` when the generator has one, else
+    "uniform". Random starts are drawn from it.
     optimizer: "adam" (per-image, per-component Adam) or "sgd" (plain gradient descent on
     the per-image mean squared error, as the paper).
     steps: gradient steps per image (at most, with ``tol``). lr: (initial) step size.
     schedule: how the step size changes over the steps (``updates.lr_schedule``).
     restarts: starts per image; the start with the lowest final loss is kept.
+    prune_after: with restarts, the step after which each image goes on from its best
+    start only (the loss so far decides; the others stop and cost nothing more); None:
+    every start runs to the end.
     init: "encoder" (the latent an encoder predicts from y), "random" (a draw from the
     prior) or "auto" (the encoder when there is one, else random); with restarts > 1 the
     first start is the encoder's and the others random. Resolved: "given" when the caller
@@ -54,12 +71,14 @@ class LVRSettings:
     id: a name for this way of running LVR (tables, benchmarks); not used by recover.
     """
 
-    strategy: str = "project"
+    strategy: str | None = None
+    prior: str | None = None
     optimizer: str = "adam"
     steps: int | None = None
     lr: float | None = None
     schedule: str | None = None
     restarts: int = 1
+    prune_after: int | None = None
     init: str = "auto"
     precondition: bool | None = None
     tol: float | None = None
@@ -70,16 +89,24 @@ class LVRSettings:
         if not isinstance(self.precondition, (bool, type(None))):
             raise ValueError("precondition must be True, False or None; pass a curvature "
                              "matrix to recover() as curvature=.")
-        for name in ("steps", "restarts", "patience"):
+        for name in ("steps", "restarts", "patience", "prune_after"):
             v = getattr(self, name)
             if v is not None and (isinstance(v, bool) or not isinstance(v, numbers.Integral)):
                 raise ValueError(f"{name}={v!r}; expected a whole number.")
             if v is not None:
                 object.__setattr__(self, name, int(v))   # numpy integers as Python ints
+        if self.prune_after is not None and self.prune_after < 1:
+            raise ValueError(f"prune_after={self.prune_after}; expected >= 1 steps or None.")
         if self.patience < 1:
             raise ValueError(f"patience={self.patience}; expected >= 1 steps.")
-        if self.strategy not in STRATEGIES:
+        if self.strategy is not None and self.strategy not in STRATEGIES:
             raise ValueError(f"strategy={self.strategy!r}; expected one of {STRATEGIES}.")
+        if self.prior is not None and self.prior not in PRIORS:
+            raise ValueError(f"prior={self.prior!r}; expected one of {PRIORS}.")
+        if self.prior == "normal" and self.strategy not in (None, "none"):
+            raise ValueError(f"strategy={self.strategy!r} with prior='normal': a Gaussian prior "
+                             "has no box to project onto or to redraw from; use "
+                             "strategy='none' (the default for it).")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer={self.optimizer!r}; expected one of {OPTIMIZERS}.")
         if (self.steps is not None and self.steps < 1) or self.restarts < 1:
@@ -122,6 +149,8 @@ class LVRSettings:
         from .encoder import carries_curvature, choose_start
 
         start, encoder = choose_start(generator, self.init, encoder, given_start)
+        prior = self.prior if self.prior is not None else prior_of(generator)
+        strategy = self.strategy if self.strategy is not None else PRIOR_STRATEGY[prior]
         if start == "encoder":
             d = dict(steps=ENCODER_STEPS, lr=ENCODER_LR, schedule=ENCODER_SCHEDULE)
         else:
@@ -133,7 +162,20 @@ class LVRSettings:
             whiten = start == "encoder" and carries_curvature(encoder)
         else:
             whiten = bool(self.precondition)
-        return replace(self, init=start, precondition=whiten, **filled), encoder
+        return replace(self, init=start, precondition=whiten, prior=prior, strategy=strategy,
+                       **filled), encoder
+
+
+def prior_of(generator) -> str:
+    """The latent prior a generator declares (``generator.config.prior``), else "uniform"
+    (the paper's, and that of every generator lvrlib trains)."""
+    prior = getattr(getattr(generator, "config", None), "prior", None)
+    if prior is None:
+        return "uniform"
+    if prior not in PRIORS:
+        raise ValueError(f"The generator's config declares prior={prior!r}; expected one of "
+                         f"{PRIORS}.")
+    return prior
 
 
 #: The paper's optimiser (Lipton & Tripathi's code): plain gradient descent at step size 1

@@ -26,22 +26,30 @@ def project_to_box(z: torch.Tensor) -> torch.Tensor:
     return z.clamp(-1.0, 1.0)
 
 
-def stochastic_clip(z: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+def stochastic_clip(z: torch.Tensor, generator: torch.Generator | None = None,
+                    rows: torch.Tensor | None = None, total: int | None = None) -> torch.Tensor:
     """Stochastic clipping: redraw every component outside [-1, 1] from Uniform[-1, 1].
 
     Components inside the box are returned unchanged. ``generator`` must live on z's
-    device. Returns a new tensor.
+    device. ``rows``, ``total``: z holds these rows of a batch of ``total`` rows; the
+    redraws are drawn for the whole batch and these rows taken, so a row's redraws do not
+    depend on which other rows are still being refined. Returns a new tensor.
     """
-    fresh = torch.empty_like(z).uniform_(-1.0, 1.0, generator=generator)
+    shape = (total, z.shape[1]) if rows is not None else z.shape
+    fresh = torch.empty(shape, device=z.device).uniform_(-1.0, 1.0, generator=generator)
+    if rows is not None:
+        fresh = fresh[rows]
     return torch.where(z.abs() > 1.0, fresh, z)
 
 
-def apply_box(strategy: str, z: torch.Tensor, generator: torch.Generator | None = None):
-    """z after the box treatment ``strategy`` ("none", "project" or "stochastic")."""
+def apply_box(strategy: str, z: torch.Tensor, generator: torch.Generator | None = None,
+              rows: torch.Tensor | None = None, total: int | None = None):
+    """z after the box treatment ``strategy`` ("none", "project" or "stochastic");
+    ``rows``, ``total`` as for ``stochastic_clip``."""
     if strategy == "project":
         return project_to_box(z)
     if strategy == "stochastic":
-        return stochastic_clip(z, generator)
+        return stochastic_clip(z, generator, rows, total)
     if strategy == "none":
         return z
     raise ValueError(f"strategy={strategy!r}; expected one of {STRATEGIES}.")
@@ -51,11 +59,12 @@ def apply_box(strategy: str, z: torch.Tensor, generator: torch.Generator | None 
 def lr_schedule(lr: float, steps: int, schedule: str = "constant") -> list[float]:
     """The step size of each of ``steps`` steps, as Python floats.
 
-    "constant": ``lr`` throughout. "cosine": ``lr * (1 + cos(pi t / steps)) / 2``, from lr
+    "constant": ``lr`` throughout ("plateau" too: ``recover`` cuts it per image when the
+    image's loss stops falling). "cosine": ``lr * (1 + cos(pi t / steps)) / 2``, from lr
     down towards 0 at the last step. "step": ``lr``, then ``lr / 10`` from half way and
     ``lr / 100`` from three quarters of the way.
     """
-    if schedule == "constant":
+    if schedule in ("constant", "plateau"):   # plateau: cut per image by recover's loop
         return [float(lr)] * steps
     if schedule == "cosine":
         return [lr * 0.5 * (1.0 + math.cos(math.pi * t / steps)) for t in range(steps)]
@@ -75,6 +84,9 @@ class GradientDescent:
     def step(self, grad: torch.Tensor, t: int, lr: float) -> tuple[torch.Tensor, float]:
         return grad, lr
 
+    def keep(self, rows: torch.Tensor) -> None:
+        """Keep the state of these rows only (the others have stopped)."""
+
 
 class Adam:
     """Adam (betas 0.9/0.999, eps 1e-8) per latent component, in place: the arithmetic of
@@ -93,6 +105,10 @@ class Adam:
         self.v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
         torch.sqrt(self.v, out=self.denom).div_(math.sqrt(1 - b2 ** (t + 1))).add_(self.eps)
         return self.m.div(self.denom), lr / (1 - b1 ** (t + 1))
+
+    def keep(self, rows: torch.Tensor) -> None:
+        """Keep the state of these rows only (the others have stopped)."""
+        self.m, self.v, self.denom = self.m[rows], self.v[rows], self.denom[rows]
 
 
 def update_rule(optimizer: str, z: torch.Tensor):
