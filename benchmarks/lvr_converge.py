@@ -2,28 +2,29 @@
 
 On generated images x = G(z*) plus Gaussian noise, the reference ("oracle") is the
 recovery started at the true latent z* and run until its loss stops falling (projected
-and whitened Adam, ``--oracle-steps`` steps at a constant lr 0.03; the script prints the
-relative change of the mean loss over the last half, which should be tiny). Every candidate
-recovery is reported as its gap to the oracle's PSNR (dB, per image: mean, and the
-share of images within 0.1 dB), its final loss relative to the oracle's, its latent error
-and its seconds per image, beside BM3D's seconds per image on the same images in the
-same process.
+and whitened Adam with a cosine decay, ``--oracle-steps`` steps; the script prints the
+relative fall of the mean loss over the second half, which should be tiny). Every
+candidate recovery is reported as its gap to the oracle's PSNR (dB, per image: mean, and
+the share of images within 0.1 dB), its final loss relative to the oracle's, its latent
+error, the steps it took and the share of images the stopping rule ended (converged),
+and its seconds per image, beside BM3D's seconds per image on the same images in the same
+process.
 
 Candidates (``lvrlib.benchmarking.converge_candidates``: values of LVRSettings, each id
 the text of its row; recover() with those settings, unless said otherwise):
-- recover()'s default (the encoder's start, whitened projected Adam), the same on the
-  generator's layers as they are (batch norms not folded: the speed before the fold),
-  and variations of it: other step counts, no whitening, the other two box treatments, a random start;
-- the old default: random start, stochastic clipping, 200 Adam steps lr 0.1, cosine;
-- random start, projected Adam, 200 steps;
-- the paper's optimiser: random start, projected plain gradient descent (lr 1, as
-  Lipton & Tripathi's code), 1000 steps;
-- multi-start with pruning: 8 random starts, 25 steps each, the best continued;
-- torch.optim.LBFGS (strong Wolfe line search) from a random start on the summed loss
-  (not batch-independent: its line search couples the images), box by clamping;
+- recover()'s default (the encoder's start, whitened projected L-BFGS until each image's
+  loss stops falling), the same on the generator's layers as they are (batch norms not
+  folded), with the other two box treatments, and not whitened;
+- the old default (50 whitened Adam steps) and Adam with 200 steps and a cosine decay;
+- recover()'s default from a random start (8 starts, the best kept after 20 steps);
+- the paper's optimiser: random start, projected plain gradient descent (lr 1), 1000 steps;
 - the encoder's latent alone.
 
-    python benchmarks/lvr_converge.py [--n 64] [--sigma 50] [--quick] [--out DIR]
+``--generator gan-face`` runs the DCGAN of the gan-face-generate wheel instead
+(``lvrlib.external``, normal prior, no encoder: the random-start rows only).
+
+    python benchmarks/lvr_converge.py [--n 64] [--sigma 50] [--generator shipped|gan-face]
+        [--quick] [--out DIR]
 
 Writes converge.csv (one row per setting), converge_per_image.csv and
 converge_machine.csv (the run's facts) to --out (default benchmarks/results/).
@@ -38,13 +39,14 @@ from pathlib import Path
 import torch
 
 from lvrlib.baselines import bm3d_denoise
-from lvrlib.benchmarking import (BM3D_NAME, CONVERGE_DEFAULT, ENCODER_ALONE, LBFGS, MULTISTART,
-                                 MULTISTART_CONTINUE, NOT_FOLDED, ORACLE, WITHIN_DB,
-                                 add_run_options, converge_candidates, converge_steps,
-                                 write_csv, write_facts)
-from lvrlib.dcgan import sample_latent
+from lvrlib.benchmarking import (BM3D_NAME, CONVERGE_DEFAULT, ENCODER_ALONE, NOT_FOLDED, ORACLE,
+                                 WITHIN_DB, add_run_options, converge_candidates, write_csv,
+                                 write_facts)
+from lvrlib.dcgan import generated_images
 from lvrlib.encoder import encode, shipped_encoder_for
 from lvrlib.experiments import generator_for, noisy_set
+from lvrlib.external import GAN_FACE_PRIOR, gan_face_generator
+from lvrlib.physics import noisy_copy
 from lvrlib.metrics import psnr
 from lvrlib.recovery import recover
 from lvrlib.settings import LVRSettings
@@ -57,31 +59,6 @@ SEED = 5
 def mse(G, z, y):
     with torch.no_grad():
         return (G(z) - y).pow(2).flatten(1).mean(1)
-
-
-def lbfgs(G, y, iters, seed=0):
-    z = sample_latent(len(y), 100, torch.Generator().manual_seed(seed)).requires_grad_(True)
-    opt = torch.optim.LBFGS([z], lr=1, max_iter=iters, history_size=20,
-                            line_search_fn="strong_wolfe", tolerance_grad=0,
-                            tolerance_change=0)
-
-    def closure():
-        opt.zero_grad()
-        loss = (G(z) - y).pow(2).flatten(1).mean(1).sum()
-        loss.backward()
-        return loss
-
-    with torch.enable_grad():
-        opt.step(closure)
-    return z.detach().clamp(-1, 1)
-
-
-def multistart(G, y, probe: LVRSettings, quick: bool, seed=0):
-    """``probe.restarts`` random starts per image, ``probe.steps`` steps each; each
-    image's best start continues with MULTISTART_CONTINUE."""
-    r = recover(G, y, probe, seed=seed)
-    more = MULTISTART_CONTINUE.replace(steps=converge_steps(MULTISTART_CONTINUE.steps, quick))
-    return recover(G, y, more, z_init=r.z, seed=seed).z
 
 
 class Plain(torch.nn.Module):
@@ -97,25 +74,33 @@ class Plain(torch.nn.Module):
         return self.G(z)
 
 
-def runner(G, enc, settings: LVRSettings, quick: bool):
-    """The function y -> latents that runs one candidate: recover() with its settings
-    (whitened with the encoder's curvature where ``precondition`` is True), or its own way
-    for the candidates that are not one recover() call."""
-    special = {
-        NOT_FOLDED: lambda y: recover(Plain(G), y, settings, encoder=enc).z,
-        ENCODER_ALONE: lambda y: encode(enc, y),
-        MULTISTART: lambda y: multistart(G, y, settings, quick),
-        LBFGS: lambda y: lbfgs(G, y, settings.steps),
-    }
+def runner(G, enc, settings: LVRSettings, prior: str):
+    """The function y -> (latents, steps taken, converged) that runs one candidate:
+    recover() with its settings (whitened with the encoder's curvature where
+    ``precondition`` is True), or its own way for the candidates that are not one
+    recover() call."""
+    def run(module, **kw):
+        return lambda y: _facts(recover(module, y, settings, prior=prior, **kw))
+
+    if settings.id == NOT_FOLDED:
+        return run(Plain(G), encoder=enc)
+    if settings.id == ENCODER_ALONE:
+        return lambda y: (encode(enc, y), torch.zeros(len(y)), torch.zeros(len(y)))
     curvature = enc.curvature if enc is not None and settings.precondition is True else None
-    return special.get(settings.id, lambda y: recover(G, y, settings, curvature=curvature).z)
+    return run(G, curvature=curvature)
 
 
-def oracle(G, enc, x, y, z_true, steps: int):
+def _facts(r):
+    return r.z, r.steps_taken.float(), r.converged.float()
+
+
+def oracle(G, enc, x, y, z_true, steps: int, prior: str):
     """The reference: recovery from the true latents (ORACLE, ``steps`` steps); its
     result, per-image PSNR and the relative fall of its mean loss over the last half."""
     t0 = time.perf_counter()
-    ref = recover(G, y, ORACLE.replace(steps=steps), z_init=z_true,
+    settings = ORACLE.replace(steps=steps, prior=prior,
+                              strategy="project" if prior == "uniform" else "none")
+    ref = recover(G, y, settings, z_init=z_true,
                   curvature=enc.curvature if enc is not None else None, snapshots=[steps // 2])
     half = mse(G, ref.snapshots[steps // 2], y).mean()
     drift = float((half - ref.loss.mean()) / ref.loss.mean())
@@ -130,12 +115,14 @@ def fixed_rows(ref, o_psnr, z_true, bm_psnr, bm_s) -> list[dict]:
     """The oracle's row and BM3D's."""
     nan = float("nan")
     return [dict(setting=ORACLE.id, mean_psnr=o_psnr.mean(), gap_db=0.0, within_share=1.0,
-                 loss_rel=0.0, z_mse=float((ref.z - z_true).pow(2).mean()), s_per_image=nan,
-                 of_bm3d=nan),
+                 loss_rel=0.0, z_mse=float((ref.z - z_true).pow(2).mean()),
+                 steps=float(ref.steps_taken.float().mean()), converged_share=nan,
+                 s_per_image=nan, of_bm3d=nan),
             dict(setting=BM3D_NAME, mean_psnr=bm_psnr.mean(),
                  gap_db=float((o_psnr - bm_psnr).mean()),
                  within_share=float(((o_psnr - bm_psnr) <= WITHIN_DB).mean()),
-                 loss_rel=nan, z_mse=nan, s_per_image=bm_s, of_bm3d=1.0)]
+                 loss_rel=nan, z_mse=nan, steps=nan, converged_share=nan, s_per_image=bm_s,
+                 of_bm3d=1.0)]
 
 
 def measure(G, fn, x, y, z_true, ref, o_psnr, bm_s, name: str) -> tuple[dict, list[dict]]:
@@ -143,7 +130,7 @@ def measure(G, fn, x, y, z_true, ref, o_psnr, bm_s, name: str) -> tuple[dict, li
     per-image rows."""
     n = len(y)
     t0 = time.perf_counter()
-    z = fn(y)
+    z, steps, converged = fn(y)
     sec = (time.perf_counter() - t0) / n
     with torch.no_grad():
         xi = G(z)
@@ -153,9 +140,11 @@ def measure(G, fn, x, y, z_true, ref, o_psnr, bm_s, name: str) -> tuple[dict, li
     row = dict(setting=name, mean_psnr=float(p.mean()), gap_db=float(gap.mean()),
                within_share=float((gap <= WITHIN_DB).mean()),
                loss_rel=float(((loss - ref.loss) / ref.loss).mean()),
-               z_mse=float((z - z_true).pow(2).mean()), s_per_image=sec, of_bm3d=sec / bm_s)
+               z_mse=float((z - z_true).pow(2).mean()), steps=float(steps.mean()),
+               converged_share=float(converged.mean()), s_per_image=sec, of_bm3d=sec / bm_s)
     print(f"{name:48s} {row['mean_psnr']:6.2f} dB  gap {row['gap_db']:+6.2f}  "
           f"within {row['within_share']:4.0%}  loss {row['loss_rel']:+.1e}  "
+          f"steps {row['steps']:5.0f} ({row['converged_share']:4.0%} converged)  "
           f"{sec:6.3f} s/img ({row['of_bm3d']:.2f} x BM3D)", flush=True)
     return row, [dict(setting=name, image=i, psnr=float(p[i]), gap_db=float(gap[i]))
                  for i in range(n)]
@@ -167,6 +156,8 @@ def parse(argv):
     ap.add_argument("--sigma", type=float, default=50)
     ap.add_argument("--oracle-steps", type=int, default=ORACLE.steps)
     ap.add_argument("--only", default=None, help="run only settings containing this text")
+    ap.add_argument("--generator", choices=("shipped", "gan-face"), default="shipped",
+                    help="the shipped generator, or the gan-face-generate wheel's DCGAN")
     return add_run_options(ap).parse_args(argv)
 
 
@@ -176,12 +167,17 @@ def main(argv=None):
     n = 4 if a.quick else a.n
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    G = generator_for(None, "cpu")
-    enc = shipped_encoder_for(G)
-    x, y, z_true = noisy_set("generated", a.sigma, n, SEED)
+    if a.generator == "shipped":
+        G, prior = generator_for(None, "cpu"), "uniform"
+        enc = shipped_encoder_for(G)
+        x, y, z_true = noisy_set("generated", a.sigma, n, SEED)
+    else:
+        G, prior, enc = gan_face_generator(), GAN_FACE_PRIOR, None
+        x, z_true = generated_images(G, n, SEED, prior=prior)
+        y = noisy_copy(x, a.sigma, SEED)
     started = time.perf_counter()
     osteps = 20 if a.quick else a.oracle_steps
-    ref, o_psnr, drift = oracle(G, enc, x, y, z_true, osteps)
+    ref, o_psnr, drift = oracle(G, enc, x, y, z_true, osteps, prior)
     t0 = time.perf_counter()
     bm = bm3d_denoise(y, a.sigma)
     bm_s = (time.perf_counter() - t0) / n
@@ -189,16 +185,18 @@ def main(argv=None):
     rows, per_image = fixed_rows(ref, o_psnr, z_true, bm_psnr, bm_s), []
     print(f"BM3D: {bm_psnr.mean():.2f} dB, {bm_s:.3f} s per image", flush=True)
     for settings in converge_candidates(a.quick, encoder=enc is not None):
-        if a.only and a.only not in settings.id:
-            continue
-        row, images = measure(G, runner(G, enc, settings, a.quick), x, y, z_true, ref, o_psnr,
+        if (a.only and a.only not in settings.id) or (
+                prior == "normal" and settings.strategy not in (None, "none")):
+            continue   # a normal prior has no box
+        row, images = measure(G, runner(G, enc, settings, prior), x, y, z_true, ref, o_psnr,
                               bm_s, settings.id)
         rows.append(row)
         per_image += images
     write_csv(out / "converge.csv", rows)
     write_csv(out / "converge_per_image.csv", per_image)
     write_facts(out / "converge_machine.csv", dict(
-        images=n, sigma=a.sigma, quick=a.quick, threads=torch.get_num_threads(),
+        images=n, sigma=a.sigma, generator=a.generator, quick=a.quick,
+        threads=torch.get_num_threads(),
         oracle_steps=osteps, oracle_last_half_change=drift, default_setting=CONVERGE_DEFAULT,
         seconds=round(time.perf_counter() - started, 1), torch=torch.__version__,
         command="python benchmarks/lvr_converge.py " + " ".join(

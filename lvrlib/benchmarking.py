@@ -19,15 +19,14 @@ import pandas as pd
 
 from .methods import label as method_label
 from .records import OWN_RESULTS, recorded_run
-from .settings import (DEFAULT_LR, DEFAULT_SCHEDULE, DEFAULT_STEPS, ENCODER_STEPS,
+from .settings import (DEFAULTS, ENCODER_STEPS,
                        PAPER_OPTIMISER, LVRSettings)
 
 __all__ = [
     "WITHIN_DB", "CONVERGED_DB", "GOAL_SHARE", "GOAL_OF_BM3D", "GOAL_EFFICIENCY",
     "GOAL_RANDOM_OF_BM3D", "SPEED_SIGMAS", "CURVE_STEPS", "SPEED_FILES", "OURS", "REFERENCE",
     "STUDY_REFERENCE", "published_settings", "reference_setting", "label", "study_settings",
-    "CONVERGE_DEFAULT", "NOT_FOLDED", "ENCODER_ALONE", "MULTISTART", "MULTISTART_CONTINUE",
-    "LBFGS", "ORACLE", "ORACLE_NAME", "BM3D_NAME", "default_candidate", "converge_steps",
+    "CONVERGE_DEFAULT", "NOT_FOLDED", "ENCODER_ALONE", "OLD_DEFAULT", "RANDOM_ADAM", "ORACLE", "ORACLE_NAME", "BM3D_NAME", "default_candidate", "converge_steps",
     "converge_candidates", "find_run", "find_study", "read_run", "read_facts", "write_csv", "add_run_options",
     "write_facts", "summary_value", "study_gaps", "best_single_start", "study_facts",
 ]
@@ -56,12 +55,16 @@ SPEED_FILES = ("machine", "flops", "ceiling", "throughput", "quality", "quality_
 OURS, REFERENCE = "ours", "reference"
 STUDY_REFERENCE = "ref-cosine-0.05"
 
-# lvr_speed runs every setting with stochastic clipping, from a random start.
-_RANDOM = LVRSettings(strategy="stochastic", init="random", schedule="constant")
+# lvr_speed runs every setting with stochastic clipping, from a random start, with Adam
+# unless said otherwise.
+_RANDOM = LVRSettings(strategy="stochastic", init="random", schedule="constant",
+                      optimizer="adam", restarts=1)
+#: lvrlib's Adam from a random start (recover()'s random-start default before L-BFGS).
+RANDOM_ADAM = DEFAULTS[("random", "adam")]
 
 _LABELS = {
-    OURS: f"lvrlib from a random start: Adam lr {DEFAULT_LR}, {DEFAULT_SCHEDULE} schedule, "
-          f"{DEFAULT_STEPS} steps",
+    OURS: f"lvrlib's Adam from a random start: lr {RANDOM_ADAM['lr']}, "
+          f"{RANDOM_ADAM['schedule']} schedule, {RANDOM_ADAM['steps']} steps",
     "lipton-tripathi": "Lipton & Tripathi: plain gradient descent, lr 1.0 on the batch-summed "
                        "mean loss (80 000 steps in their code; here truncated)",
     "csgm": "CSGM: Adam lr 0.1, 10 restarts x 500 steps",
@@ -77,8 +80,8 @@ def published_settings(scale: float = 1.0) -> list[LVRSettings]:
     """lvrlib's random-start setting ("ours") and the published ones, as lvr_speed runs
     them; ``scale`` shortens the step counts (``--quick``)."""
     return [
-        _RANDOM.replace(id=OURS, lr=DEFAULT_LR, schedule=DEFAULT_SCHEDULE,
-                        steps=_scaled(DEFAULT_STEPS, scale)),
+        _RANDOM.replace(id=OURS, lr=RANDOM_ADAM["lr"], schedule=RANDOM_ADAM["schedule"],
+                        steps=_scaled(RANDOM_ADAM["steps"], scale)),
         PAPER_OPTIMISER.replace(id="lipton-tripathi", strategy="stochastic",
                                 steps=_scaled(1000, scale)),
         _RANDOM.replace(id="csgm", lr=0.1, steps=_scaled(500, scale), restarts=10),
@@ -119,29 +122,26 @@ def study_settings(steps: int, long: int) -> tuple[list[LVRSettings], list[LVRSe
 
 
 # --------------------------------------------------------------------------- lvr_converge
-CONVERGE_DEFAULT = f"recover() default: encoder, whitened Adam {ENCODER_STEPS}"
+CONVERGE_DEFAULT = "recover() default: encoder, whitened L-BFGS to convergence"
 ORACLE_NAME = "oracle (start z*)"
 BM3D_NAME = method_label("bm3d")   # the row of BM3D at the true sigma: its registry label
-# Candidates that are not one recover() call: the script runs them its own way, with the
-# numbers (steps, restarts, lr) of their settings.
+# Candidates that are not one recover() call: the script runs them its own way.
 NOT_FOLDED = f"{CONVERGE_DEFAULT}, batch norm not folded"
 ENCODER_ALONE = "encoder alone"
-MULTISTART = "multi-start 8 x 25, best + 175"
-LBFGS = "L-BFGS 100 (random start, summed loss)"
-#: How the multi-start candidate continues each image's best start.
-MULTISTART_CONTINUE = LVRSettings(strategy="project", steps=175, lr=0.05,
-                                  id="multi-start continuation")
-#: The reference: from the true latent, projected and whitened Adam at a constant step
-#: size, until the loss stops falling (lvr_converge's --oracle-steps).
-ORACLE = LVRSettings(strategy="project", steps=1000, lr=0.03, schedule="constant",
-                     precondition=True, id=ORACLE_NAME)
+#: The previous default (before per-image convergence): 50 whitened Adam steps.
+OLD_DEFAULT = LVRSettings(optimizer="adam", steps=50, lr=0.1, schedule="constant",
+                          id="old default: encoder, whitened Adam 50")
+#: The reference: from the true latent, projected and whitened Adam with a cosine decay
+#: of its step size, until the loss stops falling (lvr_converge's --oracle-steps; the
+#: script prints the fall of the mean loss over the second half).
+ORACLE = LVRSettings(strategy="project", optimizer="adam", steps=1500, lr=0.03,
+                     schedule="cosine", precondition=True, tol=None, id=ORACLE_NAME)
 
 
 def default_candidate(strategy: str = "project") -> str:
     """The id of lvr_converge's candidate that runs recover()'s default with the box
     treatment ``strategy`` (the claims' regimes quote its row)."""
-    return CONVERGE_DEFAULT if strategy == "project" else \
-        f"encoder, whitened Adam {ENCODER_STEPS}, {strategy}"
+    return CONVERGE_DEFAULT if strategy == "project" else f"{CONVERGE_DEFAULT}, {strategy}"
 
 
 def converge_steps(steps: int, quick: bool) -> int:
@@ -154,28 +154,23 @@ def converge_candidates(quick: bool = False, encoder: bool = True) -> list[LVRSe
     ``encoder``: the generator has an encoder (else only the random starts).
     ``precondition=True`` means whitened with the encoder's curvature."""
     s = lambda k: converge_steps(k, quick)  # noqa: E731
-    e50 = LVRSettings(steps=s(ENCODER_STEPS))
-    random = LVRSettings(init="random", strategy="project", lr=0.1, schedule="cosine")
+    default = LVRSettings(id=CONVERGE_DEFAULT, steps=s(ENCODER_STEPS) if quick else None)
+    random = LVRSettings(init="random", id="recover() default from a random start: L-BFGS, "
+                         "8 starts, best kept after 20 steps")
     c = []
     if encoder:
-        default = LVRSettings(id=CONVERGE_DEFAULT, steps=s(ENCODER_STEPS) if quick else None)
         c += [default, default.replace(id=NOT_FOLDED),
               LVRSettings(id=ENCODER_ALONE, init="encoder")]
-        c += [LVRSettings(id=f"encoder, whitened Adam {k}", steps=s(k)) for k in (20, 60, 80)]
-        c += [e50.replace(id=f"encoder, Adam {ENCODER_STEPS} (not whitened)", precondition=False,
-                          lr=0.05)]
-        c += [e50.replace(id=default_candidate(strat), strategy=strat)
+        c += [default.replace(id=default_candidate(strat), strategy=strat)
               for strat in ("stochastic", "none")]
-        c += [random.replace(id="random start, whitened Adam 200", steps=s(200),
-                             schedule="constant", precondition=True)]
+        c += [OLD_DEFAULT.replace(steps=s(50)),
+              OLD_DEFAULT.replace(id="encoder, whitened Adam 200, cosine", steps=s(200),
+                                  schedule="cosine"),
+              default.replace(id="encoder, L-BFGS, not whitened", precondition=False)]
     return c + [
-        random.replace(id="old default: random, stochastic, Adam 200", strategy="stochastic",
-                       steps=s(200)),
-        random.replace(id="random, project, Adam 200", steps=s(200)),
+        random.replace(steps=s(DEFAULTS[("random", "lbfgs")]["steps"]) if quick else None),
         PAPER_OPTIMISER.replace(id="paper: random, project, gradient descent 1000",
                                 strategy="project", steps=s(1000)),
-        random.replace(id=MULTISTART, steps=s(25), restarts=8),
-        LVRSettings(id=LBFGS, init="random", strategy="project", steps=s(100)),
     ]
 
 

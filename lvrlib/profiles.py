@@ -52,7 +52,7 @@ class Profile:
 PROFILES = {
     "smoke": Profile(
         name="smoke", n_generated=4, n_celeba=4, n_unseen=3, sharpness_n=4,
-        lvr=LVRSettings(steps=8, lr=0.05, id="smoke"), table1_sigmas=(0, 50),
+        lvr=LVRSettings(steps=8, id="smoke"), table1_sigmas=(0, 50),
         table3_sigmas=(50,), sharpness_sigmas=(50,), sigma_curve_sigmas=(0, 50),
         n_sigma_curve=3, train_iterations=2, n_compute_curve=2, compute_steps_paper=6,
         compute_steps_lvrlib=4, ia_steps=3, dip_steps=3, n_adaptive=2, adaptive_sigmas=(50,),
@@ -63,7 +63,8 @@ PROFILES = {
     ),
     "paper": Profile(
         name="paper", n_generated=1000, n_celeba=1000, n_unseen=1000, sharpness_n=1000,
-        lvr=LVRSettings(steps=1000, lr=0.05, restarts=4, id="paper-profile"), celeba="full",
+        lvr=LVRSettings(steps=1000, restarts=4, prune_after=20, tol=1e-6,
+                          id="paper-profile"), celeba="full",
         unseen=("olivetti", "lfw-subset", "lfw"), n_sigma_curve=200,
         sigma_curve_sigmas=(0, 10, 20, 25, 30, 40, 50, 60, 75, 90, 100),
         train_iterations=30000, n_compute_curve=64, compute_steps_paper=20000,

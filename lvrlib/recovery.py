@@ -241,7 +241,7 @@ def _run(net, y, z, run: LVRSettings, *, operator, seed, whiten, snapshots, t0,
     steps, dev, m = run.steps, z.device, z.shape[0]
     yy = y.repeat_interleave(run.restarts, dim=0)
     dev_gen = torch.Generator(device=dev).manual_seed((0 if seed is None else seed) + 1)
-    rule = update_rule(run.optimizer, z)
+    rule = update_rule(run.optimizer, z, whiten)
     lrs = lr_schedule(run.lr, steps, run.schedule)
     hist = torch.full((steps, m), float("nan"), device=dev)
     stop = _Stop(m, run, dev)
@@ -255,31 +255,29 @@ def _run(net, y, z, run: LVRSettings, *, operator, seed, whiten, snapshots, t0,
             per_image = (operator(net(za)) - ya).pow(2).flatten(1).mean(1)
             (grad,) = torch.autograd.grad(per_image.sum(), za)
         za = za.detach()
-        hist[t, stop.rows] = per_image.detach()
-        step, scale = rule.step(grad if whiten is None else grad @ whiten, t, lrs[t])
-        if whiten is not None:
-            step = step @ whiten
-        step.mul_(stop.factor)
-        za = apply_box(run.strategy, za.sub_(step, alpha=scale), dev_gen,
-                       None if full else stop.rows, m)
+        za, hist[t, stop.rows] = rule.update(za, grad, per_image.detach(), t, lrs[t],
+                                             stop.factor)
+        za = apply_box(run.strategy, za, dev_gen, None if full else stop.rows, m)
         stop.update(hist, t)
         if callback is not None:
             callback()
         if (t + 1) % COMPACT_EVERY == 0 or t + 1 in snapshots or run.prune_after == t + 1:
-            z_all = za if full else z_all.index_copy(0, stop.rows, za)
+            now = rule.current(za)
+            z_all = now if full else z_all.index_copy(0, stop.rows, now)
             pos = stop.running()
             if len(pos) == 0:
                 break
             if len(pos) < len(stop.rows):
                 stop.keep(pos)
                 rule.keep(pos)
-                za, ya, full = z_all[stop.rows], yy[stop.rows], False
+                za, ya, full = za[pos], yy[stop.rows], False
         if t + 1 in snapshots:
             snap_z[t + 1] = z_all.clone()
             if dev.type == "cuda":
                 torch.cuda.synchronize(dev)
             snap_s[t + 1] = time.perf_counter() - t0
-    z_all = za if full else z_all.index_copy(0, stop.rows, za)
+    now = rule.current(za)
+    z_all = now if full else z_all.index_copy(0, stop.rows, now)
     return _finish(net, operator, z_all, yy, hist, min(t + 1, steps), stop, run,
                    snapshots, snap_z, snap_s, t0, callback)
 

@@ -18,27 +18,44 @@ import math
 import numbers
 from dataclasses import asdict, dataclass, replace
 
-__all__ = ["LVRSettings", "INITS", "PRIORS", "PRIOR_STRATEGY", "prior_of", "STRATEGIES", "OPTIMIZERS", "LR_SCHEDULES", "DEFAULT_STEPS", "DEFAULT_LR", "DEFAULT_SCHEDULE",
-           "ENCODER_STEPS", "ENCODER_LR", "PLATEAU_FACTOR", "PLATEAU_CUTS", "ENCODER_SCHEDULE", "PAPER_OPTIMISER"]
+__all__ = ["LVRSettings", "INITS", "PRIORS", "PRIOR_STRATEGY", "prior_of", "STRATEGIES",
+           "OPTIMIZERS", "LR_SCHEDULES", "DEFAULTS", "DEFAULT_OPTIMIZER", "DEFAULT_TOL",
+           "DEFAULT_PATIENCE", "DEFAULT_STEPS", "ENCODER_STEPS", "PLATEAU_FACTOR",
+           "PLATEAU_CUTS", "PAPER_OPTIMISER"]
 
 STRATEGIES = ("none", "project", "stochastic")   # box treatments (lvrlib.updates)
 PRIORS = ("uniform", "normal")                   # latent priors: the paper's box, or N(0, I)
 #: The box treatment a prior gets by default: projected gradient in the uniform prior's
 #: box; none for a Gaussian prior, which has no box.
 PRIOR_STRATEGY = {"uniform": "project", "normal": "none"}
-OPTIMIZERS = ("adam", "sgd")                     # update rules (lvrlib.updates)
+OPTIMIZERS = ("adam", "sgd", "lbfgs")            # update rules (lvrlib.updates)
 LR_SCHEDULES = ("constant", "cosine", "step", "plateau")   # step-size schedules (updates.lr_schedule)
 #: The "plateau" schedule: an image's step size is multiplied by PLATEAU_FACTOR each time
 #: its loss stops falling (LVRSettings.tol over .patience steps), and the image stops
 #: after PLATEAU_CUTS cuts.
 PLATEAU_FACTOR = 0.5
 PLATEAU_CUTS = 3
-DEFAULT_STEPS = 200
-DEFAULT_LR = 0.1
-DEFAULT_SCHEDULE = "cosine"
-ENCODER_STEPS = 50
-ENCODER_LR = 0.1
-ENCODER_SCHEDULE = "constant"
+DEFAULT_OPTIMIZER = "lbfgs"
+DEFAULT_TOL = 1e-5
+DEFAULT_PATIENCE = 10
+#: recover()'s defaults by start ("encoder", or "random" for a random or given start) and
+#: update rule, chosen with ``python benchmarks/lvr_converge.py`` (gap to the projection
+#: started at the true latents, at sigma 10..100, against seconds). L-BFGS runs until each
+#: image's loss has stopped falling (``tol`` over ``patience`` steps) within a budget
+#: that rarely binds; from a random start it runs 8 starts per image and keeps the best
+#: after 20 steps. Adam and gradient descent keep the fixed budgets they had.
+DEFAULTS = {
+    ("encoder", "lbfgs"): dict(steps=200, lr=1.0, schedule="constant", tol=DEFAULT_TOL,
+                               restarts=1),
+    ("random", "lbfgs"): dict(steps=300, lr=1.0, schedule="constant", tol=DEFAULT_TOL,
+                              restarts=8, prune_after=20),
+    ("encoder", "adam"): dict(steps=50, lr=0.1, schedule="constant", restarts=1),
+    ("random", "adam"): dict(steps=200, lr=0.1, schedule="cosine", restarts=1),
+    ("encoder", "sgd"): dict(steps=200, lr=0.1, schedule="constant", restarts=1),
+    ("random", "sgd"): dict(steps=200, lr=0.1, schedule="constant", restarts=1),
+}
+ENCODER_STEPS = DEFAULTS[("encoder", DEFAULT_OPTIMIZER)]["steps"]
+DEFAULT_STEPS = DEFAULTS[("random", DEFAULT_OPTIMIZER)]["steps"]
 INITS = ("auto", "encoder", "random")
 
 
@@ -52,11 +69,14 @@ class LVRSettings:
     prior: the generator's latent prior, "uniform" (the paper's box [-1, 1]^nz) or
     "normal" (N(0, I)); None: ``generator.config.prior`` when the generator has one, else
     "uniform". Random starts are drawn from it.
-    optimizer: "adam" (per-image, per-component Adam) or "sgd" (plain gradient descent on
-    the per-image mean squared error, as the paper).
-    steps: gradient steps per image (at most, with ``tol``). lr: (initial) step size.
+    optimizer: "lbfgs" (default: limited-memory BFGS per image, ``updates.LBFGS``), "adam"
+    (per-image, per-component Adam) or "sgd" (plain gradient descent on the per-image
+    mean squared error, as the paper).
+    steps: gradient steps per image (at most, with ``tol``). lr: (initial) step size (for
+    L-BFGS the longest step, as a fraction of the quasi-Newton step).
     schedule: how the step size changes over the steps (``updates.lr_schedule``).
     restarts: starts per image; the start with the lowest final loss is kept.
+    None (this and every other None): ``DEFAULTS`` for the start and optimizer.
     prune_after: with restarts, the step after which each image goes on from its best
     start only (the loss so far decides; the others stop and cost nothing more); None:
     every start runs to the end.
@@ -67,22 +87,23 @@ class LVRSettings:
     precondition: steps in whitened coordinates (``encoder.whitening``); None: when the
     encoder in use carries the generator's curvature; True: always; False: never.
     tol, patience: an image stops when its loss fell by less than a relative ``tol`` over
-    the last ``patience`` steps; tol None runs every step.
+    the last ``patience`` steps (``RecoveryResult.converged``); tol None: the default
+    (L-BFGS: ``DEFAULT_TOL``; Adam and gradient descent run every step).
     id: a name for this way of running LVR (tables, benchmarks); not used by recover.
     """
 
     strategy: str | None = None
     prior: str | None = None
-    optimizer: str = "adam"
+    optimizer: str | None = None
     steps: int | None = None
     lr: float | None = None
     schedule: str | None = None
-    restarts: int = 1
+    restarts: int | None = None
     prune_after: int | None = None
     init: str = "auto"
     precondition: bool | None = None
     tol: float | None = None
-    patience: int = 20
+    patience: int = DEFAULT_PATIENCE
     id: str = ""
 
     def __post_init__(self):
@@ -107,9 +128,10 @@ class LVRSettings:
             raise ValueError(f"strategy={self.strategy!r} with prior='normal': a Gaussian prior "
                              "has no box to project onto or to redraw from; use "
                              "strategy='none' (the default for it).")
-        if self.optimizer not in OPTIMIZERS:
+        if self.optimizer is not None and self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer={self.optimizer!r}; expected one of {OPTIMIZERS}.")
-        if (self.steps is not None and self.steps < 1) or self.restarts < 1:
+        if (self.steps is not None and self.steps < 1) or (self.restarts is not None
+                                                            and self.restarts < 1):
             raise ValueError(f"steps={self.steps}, restarts={self.restarts}; both must be >= 1.")
         if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"lr={self.lr}; expected a positive step size.")
@@ -135,10 +157,16 @@ class LVRSettings:
         where = {"encoder": "the encoder's latent", "random": "a random latent",
                  "given": "the given latents"}.get(self.init, f"init={self.init}")
         more = f", best of {self.restarts} starts" if self.restarts > 1 else ""
+        if self.restarts > 1 and self.prune_after is not None:
+            more += f" (the best kept after {self.prune_after} steps)"
         decay = "constant step size" if self.schedule == "constant" else f"{self.schedule} decay"
-        kind = ("whitened " if self.precondition else "") + \
-            ("Adam steps" if self.optimizer == "adam" else "gradient descent steps")
-        return f"from {where}, {self.steps} {kind} at lr {self.lr:g} ({decay}){more}"
+        kind = ("whitened " if self.precondition else "") + {
+            "adam": "Adam steps", "lbfgs": "L-BFGS steps", "sgd": "gradient descent steps"
+        }[self.optimizer]
+        until = (f" until its loss falls by less than {self.tol:g} (relative) in {self.patience} "
+                 "steps" if self.tol is not None else "")
+        count = f"at most {self.steps}" if self.tol is not None else f"{self.steps}"
+        return f"from {where}, {count} {kind} at lr {self.lr:g} ({decay}){until}{more}"
 
     def resolve(self, generator, encoder=None, *, given_start: bool = False,
                 curvature=None) -> tuple["LVRSettings", object]:
@@ -151,11 +179,14 @@ class LVRSettings:
         start, encoder = choose_start(generator, self.init, encoder, given_start)
         prior = self.prior if self.prior is not None else prior_of(generator)
         strategy = self.strategy if self.strategy is not None else PRIOR_STRATEGY[prior]
-        if start == "encoder":
-            d = dict(steps=ENCODER_STEPS, lr=ENCODER_LR, schedule=ENCODER_SCHEDULE)
-        else:
-            d = dict(steps=DEFAULT_STEPS, lr=DEFAULT_LR, schedule=DEFAULT_SCHEDULE)
+        optimizer = self.optimizer if self.optimizer is not None else DEFAULT_OPTIMIZER
+        d = dict(DEFAULTS[("encoder" if start == "encoder" else "random", optimizer)],
+                 optimizer=optimizer)
+        if start != "random":
+            d.update(restarts=1, prune_after=None)
         filled = {k: v if getattr(self, k) is None else getattr(self, k) for k, v in d.items()}
+        if filled["restarts"] == 1:
+            filled["prune_after"] = None
         if curvature is not None:
             whiten = self.precondition is not False
         elif self.precondition is None:

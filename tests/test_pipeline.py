@@ -15,7 +15,8 @@ from lvrlib.encoder import choose_start
 from lvrlib.methods import CLI_METHODS, METHODS, Context, run_method, run_methods
 from lvrlib.physics import add_noise
 from lvrlib.recovery import recover
-from lvrlib.settings import (DEFAULT_STEPS, ENCODER_STEPS, PAPER_OPTIMISER, LVRSettings)
+from lvrlib.settings import (DEFAULT_STEPS, DEFAULT_TOL, ENCODER_STEPS, PAPER_OPTIMISER,
+                             LVRSettings)
 from lvrlib.sharpness import SharpnessBank
 from lvrlib.updates import Adam, apply_box, update_rule
 from test_recovery import tiny_generator
@@ -39,13 +40,19 @@ def test_settings_are_checked_frozen_and_fill_defaults_once(G):
     s = LVRSettings()
     with pytest.raises(dataclasses.FrozenInstanceError):
         s.steps = 3
-    for bad in (dict(strategy="clip"), dict(optimizer="lbfgs"), dict(steps=0),
+    for bad in (dict(strategy="clip"), dict(optimizer="newton"), dict(steps=0),
                 dict(lr=-1.0), dict(schedule="linear"), dict(init="zeros"), dict(tol=-1)):
         with pytest.raises(ValueError, match=next(iter(bad))):
             LVRSettings(**bad)
     run, enc = s.resolve(G)            # no encoder for this generator: a random start
     assert enc is None and run.init == "random" and run.precondition is False
-    assert (run.steps, run.lr, run.schedule) == (DEFAULT_STEPS, 0.1, "cosine")
+    assert (run.optimizer, run.steps, run.lr, run.schedule, run.tol) == (
+        "lbfgs", DEFAULT_STEPS, 1.0, "constant", DEFAULT_TOL)
+    assert (run.restarts, run.prune_after) == (8, 20)        # multi-start, pruned
+    adam = s.replace(optimizer="adam").resolve(G)[0]         # Adam keeps its own defaults
+    assert (adam.steps, adam.lr, adam.schedule, adam.tol, adam.restarts) == (
+        200, 0.1, "cosine", None, 1)
+    assert s.replace(restarts=1).resolve(G)[0].prune_after is None
     assert s.replace(steps=7).resolve(G)[0].steps == 7       # given fields are kept
     assert s.resolve(G, given_start=True)[0].init == "given"
     assert s.resolve(G, curvature=torch.eye(100))[0].precondition is True
@@ -97,9 +104,10 @@ def test_the_shipped_generator_resolves_to_the_encoder_start():
 
     run, enc = LVRSettings().resolve(load_generator(None))
     assert enc is not None and run.init == "encoder" and run.precondition is True
-    assert run.steps == ENCODER_STEPS and run.schedule == "constant"
-    assert run.describe() == (f"from the encoder's latent, {ENCODER_STEPS} whitened Adam "
-                              "steps at lr 0.1 (constant step size)")
+    assert run.steps == ENCODER_STEPS and run.schedule == "constant" and run.restarts == 1
+    assert run.describe() == (f"from the encoder's latent, at most {ENCODER_STEPS} whitened "
+                              "L-BFGS steps at lr 1 (constant step size) until its loss falls "
+                              "by less than 1e-05 (relative) in 10 steps")
     paper = PAPER_OPTIMISER.replace(steps=10).resolve(load_generator(None))[0]
     assert paper.describe() == ("from a random latent, 10 gradient descent steps at lr 1 "
                                 "(constant step size)")
@@ -253,3 +261,28 @@ def test_a_claims_regime_quotes_the_benchmark_only_for_recovers_defaults():
     for change in (dict(optimizer="sgd"), dict(precondition=False), dict(steps=8)):
         assert "not measured at these settings" in regime(get_profile("sample", **change),
                                                           device="cpu")
+
+
+def test_a_claims_regime_quotes_the_gap_of_each_cell_it_pools(tmp_path, monkeypatch):
+    """The regime of a claim quotes the recorded gap at each noise level it pools, and
+    names the levels the benchmark did not measure; a run recorded for another sigma than
+    its folder says is not used."""
+    from lvrlib.benchmarking import BM3D_NAME, ORACLE_NAME, default_candidate
+    from lvrlib.paper import CELL_RUNS, regime
+    from lvrlib.profiles import get_profile
+
+    monkeypatch.setattr(records, "RECORDED", tmp_path)
+    monkeypatch.setattr(records, "OWN_RESULTS", tmp_path / "none")
+    for sigma, gap, recorded_as in ((25, 0.17, 25), (100, 0.07, 100), (75, 9.0, 50)):
+        folder = tmp_path / CELL_RUNS / f"sigma{sigma}"
+        folder.mkdir(parents=True)
+        pd.DataFrame({"setting": [ORACLE_NAME, BM3D_NAME, default_candidate()],
+                      "gap_db": [0.0, 5.0, gap], "within_share": [1.0, 0.0, 0.5]}).to_csv(
+            folder / "converge.csv", index=False)
+        pd.DataFrame({"key": ["sigma"], "value": [recorded_as]}).to_csv(
+            folder / "converge_machine.csv", index=False)
+    text = regime(get_profile("sample"), device="cpu", sigmas=(100, 25, 75, 50))
+    assert "sigma 25: project +0.17 dB (50% of images within 0.1 dB)" in text
+    assert "sigma 100: project +0.07 dB" in text
+    assert text.index("sigma 25:") < text.index("sigma 100:")
+    assert text.endswith("not measured at sigma 50, 75") and "+9.00" not in text

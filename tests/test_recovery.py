@@ -157,8 +157,8 @@ def test_operator_for_picks_grayscale_and_resize():
 
 # --------------------------------------------------------------------------- recover
 def test_noiseless_stochastic_recovery_finds_z(G, z_true, y):
-    r = recover(G, y, strategy="stochastic", steps=300, lr=0.05, restarts=4, seed=0,
-                device=CPU)
+    r = recover(G, y, strategy="stochastic", optimizer="adam", steps=300, lr=0.05, restarts=4,
+                seed=0, device=CPU)
     err = (r.z - z_true).pow(2).mean(1)
     # Measured: per-image errors <= 3e-10 here and <= 5e-8 for generator seeds 0..9; a
     # random z in the box would be off by about 0.6 per component. Restarts are needed:
@@ -235,7 +235,7 @@ def test_restarts_keep_the_best_start(G, y):
     one with the lowest final loss. With strategy="project" (no random redraws) each start
     can be rerun alone through z_init, so the claim can be checked exactly."""
     R, seed = 4, 5
-    kw = dict(strategy="project", steps=30, lr=0.05, device=CPU)
+    kw = dict(strategy="project", optimizer="adam", steps=30, lr=0.05, device=CPU)
     multi = recover(G, y, restarts=R, seed=seed, **kw)
     starts = sample_latent(N_IMAGES * R, 100, torch.Generator().manual_seed(seed))
     starts = starts.view(N_IMAGES, R, 100)
@@ -260,8 +260,8 @@ def test_recover_gray_25x25_through_operator(G, z_true):
     assert y_gray.shape == (N_IMAGES, 1, 25, 25)
     # Constant step size: the numbers below were measured with it (a cosine decay over
     # only 80 steps gets less far: 3.6x on average).
-    r = recover(G, y_gray, strategy="stochastic", steps=80, lr=0.05, seed=0, device=CPU,
-                schedule="constant")
+    r = recover(G, y_gray, strategy="stochastic", optimizer="adam", steps=80, lr=0.05, seed=0,
+                device=CPU, schedule="constant")
     assert r.images.shape == (N_IMAGES, 3, 64, 64)
     assert r.operator == "Grayscale() -> Resize(25)"
     # Measured: every image's loss falls 4x to 20x in 80 steps (6.5x on average).
@@ -296,7 +296,7 @@ class _Untouchable(torch.nn.Module):
     (dict(lr=-0.1), "lr=-0.1"),
     (dict(lr=float("nan")), "lr=nan"),
     (dict(restarts=0), "restarts=0"),
-    (dict(optimizer="lbfgs"), "optimizer='lbfgs'"),
+    (dict(optimizer="newton"), "optimizer='newton'"),
     (dict(tol=-1.0), "tol=-1.0"),
 ])
 def test_bad_arguments_raise_before_any_work(kwargs, match):
@@ -374,8 +374,10 @@ def test_folded_batch_norm_does_not_change_the_recovery(G, y):
             m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
             m._saved = saved
     try:
-        a = recover(G, y, steps=20, seed=0, device=CPU, init="random")
-        b = recover(_Plain(G), y, steps=20, seed=0, device=CPU, init="random")
+        # Adam: L-BFGS's accept/undo decisions would turn rounding into different paths.
+        a = recover(G, y, optimizer="adam", steps=20, seed=0, device=CPU, init="random")
+        b = recover(_Plain(G), y, optimizer="adam", steps=20, seed=0, device=CPU,
+                    init="random")
     finally:
         for m in G.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
