@@ -75,6 +75,65 @@ def cmd_train(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- encoder
+def _generator_from(spec: str, device: str) -> "torch.nn.Module":
+    """The generator ``lvrlib train-encoder`` names: 'shipped', 'gan-face', a checkpoint
+    path or 'module:function'."""
+    import importlib
+
+    import torch
+
+    if spec == "gan-face":
+        from .external import gan_face_generator
+
+        return gan_face_generator(device=device)
+    if spec == "shipped" or spec.endswith(".safetensors"):
+        from .checkpoints import load_generator
+
+        return load_generator(None if spec == "shipped" else spec, device=device)
+    module, _, name = spec.partition(":")
+    if not name:
+        raise CLIError(f"{spec}: expected 'shipped', 'gan-face', a .safetensors checkpoint "
+                       "or 'module:function'.")
+    try:
+        G = getattr(importlib.import_module(module), name)()
+    except (ImportError, AttributeError) as e:
+        raise CLIError(f"{spec}: cannot load the generator ({e}).") from None
+    if not isinstance(G, torch.nn.Module):
+        raise CLIError(f"{spec} returned a {type(G).__name__}, not a torch module.")
+    return G.to(device)
+
+
+def cmd_train_encoder(args) -> int:
+    import time
+
+    from .encoder import save_encoder, train_encoder
+    from .settings import prior_of
+
+    out = Path(args.output).expanduser()
+    if out.suffix != ".safetensors":
+        raise CLIError(f"-o {out}: an encoder file must end in .safetensors.")
+    if out.exists() and not args.overwrite:
+        raise CLIError(f"{out} already exists; pass --overwrite to replace it.")
+    dev = _resolve_device_cli(args.device)
+    G = _generator_from(args.generator, str(dev))
+    prior = args.prior or ("normal" if args.generator == "gan-face" else prior_of(G))
+    _note(args, f"training an encoder for {args.generator} ({prior} prior)")
+    t0 = time.perf_counter()
+    enc = train_encoder(G, iterations=args.iterations, image_iterations=args.image_iterations,
+                        pool=args.pool, prior=prior, seed=args.seed, progress=not args.quiet)
+    seconds = round(time.perf_counter() - t0, 1)
+    save_encoder(out, enc, G, extra={"prior": prior, "seconds": seconds,
+                                     "generator": args.generator,
+                                     "command": f"lvrlib train-encoder {args.generator} "
+                                     f"--prior {prior} --iterations {args.iterations} "
+                                     f"--image-iterations {args.image_iterations} "
+                                     f"--pool {args.pool} --seed {args.seed}"})
+    _note(args, f"trained in {seconds:.0f} s")
+    print(out)
+    return 0
+
+
 # --------------------------------------------------------------------------- sample
 def cmd_sample(args) -> int:
     import torch
@@ -256,6 +315,7 @@ class _Plan:
     device: "torch.device"
     G: "Generator | None"              # loaded when an LVR method runs
     bank: "SharpnessBank | None"       # loaded for lvr-sa
+    encoder: "torch.nn.Module | None"  # --encoder
     files: list[Path]
     problems: list[str]                # one sentence per input that is not there
     outdir: Path
@@ -305,11 +365,18 @@ def _plan_denoise(args) -> _Plan:
                          if v is not None)
         raise CLIError(f"{given}: {e}") from None
     dev = _resolve_device_cli(args.device)
-    G = bank = None
+    G = bank = encoder = None
     if any(METHODS[m].family != "classical" for m in methods):
         from .checkpoints import load_generator
 
         G = load_generator(args.checkpoint, device=str(dev))  # CheckpointError: exit 2
+        if args.encoder:
+            from .encoder import EncoderError, load_encoder
+
+            try:
+                encoder = load_encoder(args.encoder, G, device=dev)
+            except EncoderError as e:
+                raise CLIError(f"--encoder {args.encoder}: {e}") from None
         if "lvr-sa" in methods:
             from .sharpness import SHIPPED_SHARPNESS
 
@@ -331,7 +398,7 @@ def _plan_denoise(args) -> _Plan:
     if existing and not args.overwrite:
         more = f" (and {len(existing) - 1} more outputs)" if len(existing) > 1 else ""
         raise CLIError(f"{existing[0]}{more} already exists; pass --overwrite to replace it.")
-    return _Plan(methods, sigma, add_noise, lvr, dev, G, bank, files, problems, outdir)
+    return _Plan(methods, sigma, add_noise, lvr, dev, G, bank, encoder, files, problems, outdir)
 
 
 def _read_inputs(args, plan: _Plan) -> _Inputs:
@@ -438,7 +505,8 @@ def _denoise_batch(args, plan: _Plan, y: "torch.Tensor", idx: list[int],
     if "lvr-sa" in plan.methods:
         _bank_range_note(args, plan, sig)
     bars = _Bars(args, plan, y)
-    ctx = Context(generator=plan.G, lvr=plan.lvr, bank=plan.bank, seed=args.seed,
+    ctx = Context(generator=plan.G, lvr=plan.lvr, bank=plan.bank, encoder=plan.encoder,
+                  seed=args.seed,
                   device=plan.device, progress=bars.callback)
     try:
         done = run_methods(plan.lvr_methods, y, sig, ctx)
@@ -549,6 +617,26 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=cmd_train)
 
+    e = sub.add_parser("train-encoder", help="train the encoder that starts LVR, for any "
+                                             "generator")
+    e.add_argument("generator", help="'shipped', 'gan-face' (the gan-face-generate wheel's "
+                                     "DCGAN), a generator .safetensors (lvrlib train), or "
+                                     "'module:function' returning a torch module that maps "
+                                     "(N, nz) latents to (N, C, 64, 64) images in [-1, 1]")
+    e.add_argument("-o", "--output", required=True, help="encoder .safetensors to write")
+    e.add_argument("--prior", choices=["uniform", "normal"], default=None,
+                   help="the generator's latent prior (default: its config's, else uniform; "
+                        "normal for gan-face)")
+    e.add_argument("--iterations", type=int, default=3000, help="latent-space iterations")
+    e.add_argument("--image-iterations", type=int, default=0,
+                   help="then iterations that add the image-space error of G(E(y))")
+    e.add_argument("--pool", type=int, default=16384, help="generated images drawn once")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    e.add_argument("--overwrite", action="store_true")
+    e.add_argument("--quiet", action="store_true")
+    e.set_defaults(func=cmd_train_encoder)
+
     s = sub.add_parser("sample", help="write a grid of generated faces")
     s.add_argument("-n", type=int, default=64)
     s.add_argument("-o", "--output", required=True, help="PNG file to write")
@@ -586,9 +674,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="gradient steps of LVR (default: recover()'s: "
                         "lvrlib.settings.ENCODER_STEPS from the shipped encoder's start, "
                         "DEFAULT_STEPS from a random one)")
-    d.add_argument("--restarts", type=int, default=1,
-                   help="starts per image, the best is kept (default: 1; the first start "
-                        "is the encoder's when the generator has one)")
+    d.add_argument("--restarts", type=int, default=None,
+                   help="starts per image, the best is kept (default: recover()'s, 1 from "
+                        "an encoder's start, 8 from a random one; the first start is the "
+                        "encoder's when the generator has one)")
+    d.add_argument("--encoder", default=None, metavar="PATH",
+                   help="encoder .safetensors for the generator of --checkpoint (from "
+                        "'lvrlib train-encoder'); LVR starts at its latent")
     d.add_argument("--lr", type=float, default=None,
                    help="LVR step size (default: recover()'s, lvrlib.settings)")
     d.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])

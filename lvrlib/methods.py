@@ -106,6 +106,7 @@ class Context:
 
     generator: "torch.nn.Module | None" = None
     lvr: LVRSettings = field(default_factory=LVRSettings)
+    encoder: "torch.nn.Module | None" = None   # LVR's start (None: the shipped one, if any)
     bank: object = None
     seed: int = 0
     device: str = "auto"
@@ -167,7 +168,7 @@ def _run_lvr(m: Method, y, sigma, ctx: Context, start) -> Output:
     G = ctx.generator
     op = _operator(G, y)
     res = recover(G, y, ctx.lvr, strategy=m.strategy, operator=op, seed=ctx.seed,
-                  device=ctx.device, callback=ctx.callback(m.key, y))
+                  device=ctx.device, encoder=ctx.encoder, callback=ctx.callback(m.key, y))
     with torch.no_grad():
         out = op(res.images)
     return Output(out, res.seconds, z=res.z, loss=res.loss,

@@ -454,3 +454,31 @@ def test_unreadable_file_is_reported(tmp_path, capsys, monkeypatch):
     errors = error_lines(capsys.readouterr().err)
     assert rc == 1 and any("locked.jpg" in e and "permission denied" in e for e in errors)
     assert (tmp_path / "out" / "ok_lvr.png").is_file()
+
+
+# --------------------------------------------------------------------------- train-encoder
+def test_train_encoder_for_any_generator(tmp_path, capsys):
+    """``lvrlib train-encoder module:function`` trains an encoder for a module lvrlib did
+    not ship, records how, refuses to overwrite, and recover starts from its latent."""
+    from lvrlib.encoder import load_encoder
+    from lvrlib.recovery import recover
+    from tests.test_recovery import tiny_generator
+
+    out = tmp_path / "enc.safetensors"
+    args = ["train-encoder", "tests.test_recovery:tiny_generator", "-o", str(out),
+            "--iterations", "30", "--pool", "256", "--quiet"]
+    assert main(args) == 0
+    meta = (tmp_path / "enc.json").read_text()
+    assert '"prior": "uniform"' in meta and "--iterations 30" in meta and '"seconds"' in meta
+    G = tiny_generator(0)
+    enc = load_encoder(out, G)                      # trained for this generator
+    with pytest.raises(Exception, match="another generator"):
+        load_encoder(out, tiny_generator(1))
+    y = G(torch.rand(2, 100, generator=torch.Generator().manual_seed(0)) * 2 - 1).detach()
+    r = recover(G, y, encoder=enc, steps=3, device="cpu")
+    assert r.settings["init"] == "encoder"
+    capsys.readouterr()
+    assert main(args) == 2 and "already exists" in capsys.readouterr().err
+    assert main(["train-encoder", "no_such_module:f", "-o", str(tmp_path / "b.safetensors"),
+                 "--quiet"]) == 2
+    assert "cannot load the generator" in capsys.readouterr().err
