@@ -75,7 +75,8 @@ def recover(generator: torch.nn.Module, y: torch.Tensor, settings: LVRSettings |
 
     generator: a module mapping (N, nz) latents to (N, C, 64, 64) images in [-1, 1]; nz
     is read from ``generator.config.nz``, else from its first layer.
-    settings: an ``LVRSettings`` (default ``LVRSettings()``: projected Adam from the
+    settings: an ``LVRSettings`` (default ``LVRSettings()``: projected L-BFGS until each
+    image's loss stops falling, from the
     encoder's start when the generator has one, else from a random one); ``fields``
     (strategy=, steps=, lr=, optimizer=, schedule=, restarts=, init=, precondition=,
     tol=, patience=) change fields of it, e.g. ``recover(G, y, strategy="none")``.

@@ -5,12 +5,19 @@ A value of it names a way of running LVR: recover()'s default, a profile's, the 
 optimiser, a benchmark's candidate (each with an ``id``). ``asdict()`` of the resolved
 settings is what a ``RecoveryResult`` records and what the result cache keys on.
 
-Defaults. From a random start (no encoder for the generator): Adam at lr 0.1 with a cosine
-decay over 200 steps, the best single-start setting of ``python benchmarks/lvr_speed.py
---study`` on real images after 200 steps, but not converged (see the Performance chapter).
-From an encoder's start (the shipped generator has one): 50 projected Adam steps at lr 0.1,
-constant, in whitened coordinates, chosen by ``python benchmarks/lvr_converge.py`` (gap to
-the projection started at the true latents against seconds).
+Defaults (``DEFAULTS``). Projected L-BFGS per image (``updates.LBFGS``), run until the
+image's loss has stopped falling (by less than ``DEFAULT_TOL`` relative over
+``DEFAULT_PATIENCE`` steps), within a budget that rarely binds: from an encoder's start
+(the shipped generator has one) in whitened coordinates, at most 200 steps; from a random
+start (no encoder) 8 starts per image from the prior, the best kept after 20 steps, at
+most 300 steps. Chosen with ``python benchmarks/lvr_converge.py`` (gap to the projection
+started at the true latents, against seconds, at sigma 10 to 100): at the same cost, 50
+whitened Adam steps (the previous default) stopped 2 dB short of that projection at sigma
+25 and 6.8 dB at sigma 10, L-BFGS 0.2 and 0.5 dB. Adam (``optimizer="adam"``) and
+gradient descent keep the fixed budgets they had.
+
+The prior: "uniform" (the paper's box, projected by default) or "normal" (no box), from
+the generator's ``config.prior`` or the ``prior`` field.
 """
 from __future__ import annotations
 

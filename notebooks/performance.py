@@ -55,7 +55,7 @@ from myst_nb import glue
 
 from lvrlib import benchmarking as B
 from lvrlib.profiles import get_profile
-from lvrlib.settings import DEFAULT_LR, DEFAULT_SCHEDULE, DEFAULT_STEPS
+from lvrlib.benchmarking import RANDOM_ADAM
 
 P = get_profile(profile)
 # The goals this chapter checks (the convergence issue's); the gap threshold is the one
@@ -180,8 +180,8 @@ d = conv[conv["setting"] == conv_meta["default_setting"]].iloc[0]
 glue("conv_n", int(float(conv_meta["images"])), display=False)
 glue("conv_oracle_steps", int(float(conv_meta["oracle_steps"])), display=False)
 glue("conv_oracle_change", float(conv_meta["oracle_last_half_change"]), display=False)
-glue("perf_random_setting", f"Adam at lr {DEFAULT_LR:g} with a {DEFAULT_SCHEDULE} decay, "
-     f"{DEFAULT_STEPS} steps", display=False)
+glue("perf_random_setting", f"Adam at lr {RANDOM_ADAM['lr']:g} with a "
+     f"{RANDOM_ADAM['schedule']} decay, {RANDOM_ADAM['steps']} steps", display=False)
 glue("conv_default", conv_meta["default_setting"], display=False)
 glue("conv_gap", float(d["gap_db"]), display=False)
 glue("conv_within", 100 * float(d["within_share"]), display=False)
@@ -220,8 +220,9 @@ table.set_index("setting").round(2)
 # with respect to $z$) has eigenvalues spread over more than three orders of magnitude,
 # so a first-order method from a random start needs thousands of steps. lvrlib's default
 # starts from a learned encoder's guess (`lvrlib.encoder`, trained on the generator's own
-# samples with noise at every sigma up to 100) and takes Adam steps in coordinates
-# whitened by that average curvature (damped), at a constant step size.
+# samples with noise at every sigma up to 100) and takes L-BFGS steps per image in
+# coordinates whitened by that average curvature (damped), until the image's loss stops
+# falling.
 #
 # ## Random starts: the published settings against compute
 #
@@ -280,7 +281,7 @@ ref = curve[curve["setting"] == B.REFERENCE].iloc[0]
 ours = curve[curve["setting"] == B.OURS].sort_values("steps")
 summary = csv["summary"]
 # The default step count, or the quick run's stand-in for it (4).
-default_steps = int(ours.iloc[(ours["steps"] - (DEFAULT_STEPS if not quick else 4)).abs()
+default_steps = int(ours.iloc[(ours["steps"] - (RANDOM_ADAM["steps"] if not quick else 4)).abs()
                               .argmin()]["steps"])
 glue("perf_scale_note", "These are quick-scale numbers (a handful of steps on one image per "
      "cell): they exercise the measurement and say nothing about the goals; run `make "
