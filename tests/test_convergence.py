@@ -100,7 +100,10 @@ def test_stopped_rows_leave_the_batch(G):
     # and one final pass over all 4.
     assert net.rows == 4 * 10 + 2 * 40 + 4
     whole = recover(G, y, tol=None, **kw)
-    assert torch.allclose(r.z[2:], whole.z[2:], atol=1e-6)
+    # The same steps on batches of 2 and of 4 rows: kernels chosen per batch size may
+    # round the gradient differently (a few float32 ulps of |g| <= 1 per step); after 50
+    # steps of lr 0.02 that is below 50 * 0.02 * 1e-6 = 1e-6, and 1e-5 leaves a margin.
+    assert torch.allclose(r.z[2:], whole.z[2:], atol=1e-5)
 
 
 # --------------------------------------------------------------------------- prior

@@ -169,7 +169,11 @@ def test_noiseless_stochastic_recovery_finds_z(G, z_true, y):
     assert r.z.shape == (N_IMAGES, 100) and r.images.shape == (N_IMAGES, 3, 64, 64)
     assert r.history.shape == (300, N_IMAGES) and r.loss.shape == (N_IMAGES,)
     assert torch.equal(r.steps_taken, torch.full((N_IMAGES,), 300))
-    assert torch.allclose(r.images, G(r.z).detach(), atol=1e-6)
+    # recover's images come from the folded, channels-last copy of G (Generator.folded),
+    # G(r.z) from the plain module: the two round differently in each of five layers (up to
+    # 1.5e-6 measured on an AMD EPYC, 8 float32 ulps of 1.0 where the tanh output lives);
+    # 1e-5 still proves the images are G(z): a latent 1e-3 away moves them by about 1e-3.
+    assert torch.allclose(r.images, G(r.z).detach(), atol=1e-5)
 
 
 def test_strategies_keep_z_in_box_and_none_does_not(G, z_true):
