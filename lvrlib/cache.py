@@ -43,8 +43,8 @@ def results_dir() -> Path:
 #: hours of computation; the book's own freshness check (book/_ext) re-executes the
 #: notebooks when any module changes.
 COMPUTE_MODULES = ("adaptive", "baselines", "cache", "checkpoints", "data", "dcgan", "encoder",
-                   "experiments", "methods", "metrics", "physics", "profiles", "recovery",
-                   "settings", "sharpness", "training", "updates", "workers")
+                   "experiments", "external", "methods", "metrics", "physics", "profiles",
+                   "recovery", "settings", "sharpness", "training", "updates", "workers")
 
 
 @functools.lru_cache(maxsize=1)

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 
-from .settings import prior_of
-
 __all__ = [
     "DCGANConfig",
     "Generator",
@@ -270,6 +268,8 @@ def generated_images(generator: nn.Module, n: int, seed: int = 0,
     ``torch.Generator().manual_seed(seed)`` (``sample_latent``), x = G(z) in eval mode.
     The generated sets of the book, the sharpness vectors and the benchmarks all draw
     their images this way."""
+    from .settings import prior_of   # here: importing the networks imports nothing else
+
     z = sample_latent(n, latent_shape(generator)[0], torch.Generator().manual_seed(seed),
                       device, prior if prior is not None else prior_of(generator))
     with eval_mode(generator), torch.no_grad():
