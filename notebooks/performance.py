@@ -139,16 +139,19 @@ tp[["batch", "ms_per_image_step", "gflops_per_s", "of_matmul_ceiling"]].rename(c
 # idle, so images are best recovered in batches (each image's result does not depend on
 # its batch).
 #
-# ## The gap to the projection, for every setting tried
+# ## The gap to the projection, for the settings measured
 #
 # `benchmarks/lvr_converge.py`: generated images at sigma 50 (latents seed 5, noise seed
 # 6). The reference for each image is the projection started at its true latent z*
-# (projected, whitened Adam at a constant step size, {glue:text}`conv_oracle_steps` steps;
+# (projected, whitened Adam with a cosine decay, {glue:text}`conv_oracle_steps` steps;
 # its mean loss changed by {glue:text}`conv_oracle_change:.1e` (relative) over the last half). Each row
 # is one way of running LVR; "gap" is the reference's PSNR minus the setting's (dB, mean
 # over images; negative: better than the reference), "within" the share of images within
 # {glue:text}`goal_db:g` dB of their reference, and "x BM3D" the seconds per image over BM3D's on the same
-# images in the same process.
+# images in the same process; "steps" the mean steps per image and "converged" the share
+# of images the stopping rule ended (their loss had stopped falling) before the budget.
+# The same benchmark at sigma 25 and 100, and on another generator, is in
+# `book/data/lvr_converge_cells_cpu/` (the claims chapter quotes it).
 
 # %%
 conv_folder = B.find_run("lvr_converge_cpu", ["converge.csv", "converge_machine.csv"],
@@ -200,9 +203,11 @@ glue("conv_scale_note", "These are quick-scale numbers (a few images, a few step
      "benchmarks/lvr_converge.py` for the full measurement." if conv_quick else
      f"Full run: {conv_meta['images']} images, {float(conv_meta['seconds']) / 60:.0f} minutes, "
      f"{conv_meta['threads']} threads.", display=False)
-table = conv[["setting", "mean_psnr", "gap_db", "within_share", "s_per_image", "of_bm3d"]].rename(
+cols = ["setting", "mean_psnr", "gap_db", "within_share", "steps", "converged_share",
+        "s_per_image", "of_bm3d"]
+table = conv[[c for c in cols if c in conv]].rename(
     columns={"mean_psnr": "PSNR", "gap_db": "gap", "within_share": "within",
-             "s_per_image": "s / image", "of_bm3d": "x BM3D"})
+             "converged_share": "converged", "s_per_image": "s / image", "of_bm3d": "x BM3D"})
 table.set_index("setting").round(2)
 
 # %% [markdown]
