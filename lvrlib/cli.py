@@ -671,7 +671,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sharpness vectors .safetensors for lvr-sa (default: the shipped ones, "
                         "lvrlib/weights/sharpness_celeba_sample.safetensors)")
     d.add_argument("--steps", type=int, default=None,
-                   help="gradient steps of LVR (default: recover()'s: "
+                   help="most steps of LVR per image; each image stops once its loss "
+                        "has stopped falling (default: recover()'s: "
                         "lvrlib.settings.ENCODER_STEPS from the shipped encoder's start, "
                         "DEFAULT_STEPS from a random one)")
     d.add_argument("--restarts", type=int, default=None,
