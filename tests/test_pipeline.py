@@ -314,7 +314,10 @@ def test_lbfgs_rule_solves_an_ill_conditioned_quadratic_per_row():
     z = run("lbfgs", [0, 1, 2], 1.0)
     assert (z - target).abs().max() < 1e-4
     assert (run("adam", [0, 1, 2], 0.1) - target).abs().max() > 1e-2
-    assert torch.equal(run("lbfgs", [1], 1.0), z[1:2])
+    # Alone or in a batch of 3, the row sees the same arithmetic, except that the sums over
+    # its 6 components may be vectorised differently for another batch shape (a few ulps
+    # per step; the rule's contraction keeps them from growing): 1e-6 of |z| <= 3.
+    torch.testing.assert_close(run("lbfgs", [1], 1.0), z[1:2], rtol=0, atol=1e-6)
     assert isinstance(update_rule("lbfgs", z), LBFGS)
 
 
