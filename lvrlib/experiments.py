@@ -38,7 +38,7 @@ from .metrics import MeanCI, mean_ci, paired_diff, psnr, ssim
 from .physics import noisy_copy
 from .profiles import Profile
 from .recovery import recover
-from .settings import LVRSettings
+from .settings import PRIOR_STRATEGY, LVRSettings, prior_of
 from .sharpness import SharpnessBank, sharpness_bank
 
 __all__ = [
@@ -124,6 +124,17 @@ def _scores(out: Output, x: torch.Tensor, keep: int, **extra) -> dict:
             "seconds": float(out.seconds), "images": out.images[:keep], **extra}
 
 
+def _box(lvr: dict, checkpoint, key: str = "lvr") -> str:
+    """The box treatment the LVR method ``key`` runs with under the settings ``lvr``
+    (asdict): the method's own, else the settings' (else their generator's prior's)."""
+    if METHODS[key].strategy is not None:
+        return METHODS[key].strategy
+    if lvr.get("strategy") is not None:
+        return lvr["strategy"]
+    prior = lvr.get("prior") or prior_of(generator_for(checkpoint, "cpu"))
+    return PRIOR_STRATEGY[prior]
+
+
 @cached("lvr")
 def _lvr_cell(*, set_name, sigma, strategy, n, seed, lvr, celeba_source, checkpoint,
               checkpoint_sha256, device, keep):
@@ -147,7 +158,8 @@ def _adaptive_cell(*, set_name, sigma, method, n, seed, steps, lvr, celeba_sourc
     start = None
     if METHODS[method].starts_from == "lvr":
         # Started from the LVR cell's latents; its seconds count in the total.
-        r0 = _lvr_cell(set_name=set_name, sigma=sigma, strategy=METHODS["lvr"].strategy, n=n,
+        r0 = _lvr_cell(set_name=set_name, sigma=sigma, strategy=_box(lvr, checkpoint, "lvr"),
+                       n=n,
                        seed=seed, lvr=lvr,
                        celeba_source=celeba_source, checkpoint=checkpoint,
                        checkpoint_sha256=checkpoint_sha256, device=device, keep=keep)
@@ -179,7 +191,7 @@ def bank_for(profile: Profile, seed: int = 0, device: str = "auto") -> Sharpness
     the box treatment of the LVR they correct (the method "lvr")."""
     dev = str(resolve_device(device))
     sig = sorted({float(s) for s in profile.sharpness_sigmas if float(s) > 0})
-    lvr = profile.lvr.replace(strategy=METHODS["lvr"].strategy)
+    lvr = profile.lvr.replace(strategy=_box(profile.lvr.asdict(), profile.checkpoint, "lvr"))
     r = _bank_cell(sigmas=sig, n=profile.sharpness_n, seed=seed, lvr=lvr.asdict(),
                    checkpoint=profile.checkpoint,
                    checkpoint_sha256=_checkpoint_sha256(profile.checkpoint), device=dev)
@@ -296,7 +308,7 @@ def evaluate(set_name: str, sigma: float, methods, profile: Profile, *, n: int |
             continue
         if family in ("lvr", "lvr-sa"):
             lvr_key = m if family == "lvr" else METHODS[m].starts_from
-            r = _lvr_cell(strategy=METHODS[lvr_key].strategy, lvr=lvr, **common)
+            r = _lvr_cell(strategy=_box(lvr, profile.checkpoint, lvr_key), lvr=lvr, **common)
         elif family == "adaptive":
             steps = profile.ia_steps if m == "ia-lvr" else profile.dip_steps
             r = _adaptive_cell(method=m, steps=steps, lvr=lvr, **common)

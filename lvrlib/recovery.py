@@ -174,8 +174,9 @@ def _fast_form(generator: torch.nn.Module, dev: torch.device):
 class _Stop:
     """The per-image stopping rule, for the rows (image starts) of one ``recover`` call.
 
-    An image's loss has stopped falling when it fell by less than a relative ``tol`` over
-    the last ``patience`` steps. Under the "plateau" schedule its step size is then cut
+    An image's loss has stopped falling when its lowest loss so far fell by less than a
+    relative ``tol`` over the last ``patience`` steps (the lowest, not the last: under
+    stochastic clipping a redraw can raise the loss for a while). Under the "plateau" schedule its step size is then cut
     by ``PLATEAU_FACTOR``, and it stops (converged) when its loss stops falling again after
     ``PLATEAU_CUTS`` cuts; under every other schedule it stops at once. tol None: no
     image stops before the budget. With restarts and ``prune_after``, each image keeps only
@@ -193,13 +194,19 @@ class _Stop:
         self.cuts = torch.zeros(m, dtype=torch.long, device=dev)
         self.taken = torch.full((m,), run.steps, dtype=torch.long, device=dev)
         self.converged = torch.zeros(m, dtype=torch.bool, device=dev)
+        self.best = (torch.full((run.steps, m), float("nan"), device=dev)
+                     if run.tol is not None else None)
         self.m = m
 
     def update(self, hist: torch.Tensor, t: int) -> None:
         """After step t: cut step sizes and stop rows by the rule (and prune starts)."""
         run = self.run
+        if self.tol is not None:
+            # The lowest loss so far: a loss that rises (a stochastic redraw, a rejected
+            # step) is not "stopped falling" until the best one has not improved.
+            self.best[t] = hist[t] if t == 0 else torch.fmin(self.best[t - 1], hist[t])
         if self.tol is not None and t >= self.patience:
-            prev, cur = hist[t - self.patience, self.rows], hist[t, self.rows]
+            prev, cur = self.best[t - self.patience, self.rows], self.best[t, self.rows]
             stalled = (t - self.since >= self.patience) & ~((prev - cur) > self.tol * prev)
             stalled &= self.factor[:, 0] > 0
             if run.schedule == "plateau":

@@ -168,3 +168,38 @@ def test_pruned_start_never_beats_the_kept_one(G):
     assert torch.allclose(pruned.loss, alone[:, 0], rtol=1e-4)
     assert torch.allclose(pruned.loss, every.loss, rtol=1e-4)
     assert pruned.steps_taken.tolist() == [steps] * n
+
+
+# --------------------------------------------------------------------------- stochastic
+def test_stop_rule_reads_the_lowest_loss_not_the_last():
+    """A loss that rises after a fall (a stochastic redraw) has not "stopped falling": the
+    rule compares the lowest loss so far. Constructed history, patience 2: 1.0, 0.5, 1.2
+    fell by half over the window (the last loss, 1.2 > 1.0, would have said stop); with
+    the lowest loss still 0.5 two steps later, the image stops."""
+    from lvrlib.recovery import _Stop
+
+    run = LVRSettings(optimizer="sgd", steps=10, lr=1.0, schedule="constant", tol=1e-3,
+                      patience=2, restarts=1)
+    stop = _Stop(1, run, torch.device(CPU))
+    hist = torch.full((10, 1), float("nan"))
+    for t, loss in enumerate([1.0, 0.5, 1.2, 0.8, 0.9]):
+        hist[t, 0] = loss
+        stop.update(hist, t)
+        assert bool(stop.factor[0, 0] > 0) == (t < 3), t   # stopped after step 3, no earlier
+    assert stop.converged.tolist() == [True] and stop.taken.tolist() == [4]
+
+
+@pytest.mark.parametrize("optimizer", [None, "lbfgs", "adam"])
+def test_stochastic_clipping_refused_before_any_work(G, optimizer):
+    """Stochastic clipping under lvrlib's converging optimisers (L-BFGS, the default, and
+    Adam) ends near a random point of the box (settings.STOCHASTIC_REFUSED): recover
+    refuses it with an error naming the pairing and the way out, before a single
+    generator pass; plain gradient descent (the paper's optimiser) runs it."""
+    net = Counting(G)
+    y = torch.zeros(2, 3, 64, 64)
+    with pytest.raises(ValueError, match=r"strategy='stochastic' with optimizer='(lbfgs|adam)'"
+                       r".*optimizer='sgd'"):
+        recover(net, y, strategy="stochastic", optimizer=optimizer, device=CPU)
+    assert net.rows == 0
+    r = recover(net, y, strategy="stochastic", optimizer="sgd", steps=2, device=CPU)
+    assert r.settings["optimizer"] == "sgd" and r.z.abs().max() <= 1.0

@@ -227,16 +227,20 @@ def test_claims_at_high_noise_use_only_the_high_sigmas(monkeypatch):
     prof = fake_tables(monkeypatch, (25, 75))
     t = paper.claims(prof, high_sigma=50)
     t3 = t[t["claim"].str.contains("high noise")]
-    assert len(t3) == 3
+    assert len(t3) == 6                       # three claims, each in both regimes
     assert (t3["sigmas"] == "75").all()
     assert t3["claim"].str.contains("sigma >= 50\\)").all()
     assert (t3["verdict"] == "holds").all()
     assert (t["verdict"] == "holds").all()
     ia = t[t["claim"].str.startswith("Beyond the paper: IA-LVR beats BM3D")]
     assert len(ia) == 1 and ia["sigmas"].iloc[0] == "75"
-    # Every verdict says in which regime it was measured.
-    assert t["regime"].str.contains("LVR from").all()
-    assert ia["regime"].iloc[0].startswith("IA-LVR: LVR from")
+    assert ia["regime"].iloc[0] == "convergence"   # not a claim of the paper
+    # Every verdict says how LVR ran in its regime.
+    assert t["measured with"].str.contains("LVR from").all()
+    assert ia["measured with"].iloc[0].startswith("IA-LVR: LVR from")
+    paper_rows = t[t["regime"] == "paper"]
+    assert len(paper_rows) == 9 and (t["regime"] == "convergence").sum() == 10
+    assert paper_rows["measured with"].str.contains("gradient descent steps at lr 1").all()
 
 
 def test_claims_not_measured_when_no_sigma_reaches_high_noise(monkeypatch):
@@ -244,7 +248,7 @@ def test_claims_not_measured_when_no_sigma_reaches_high_noise(monkeypatch):
     prof = fake_tables(monkeypatch, (25,))
     t = paper.claims(prof, high_sigma=50)
     t3 = t[t["claim"].str.contains("high noise")]
-    assert len(t3) == 3
+    assert len(t3) == 6
     assert (t3["verdict"] == "not measured").all()
     assert t3["effect (dB)"].isna().all() and t3["95% CI low"].isna().all()
     assert (t3["cells holding"] == "0/0").all() and (t3["sigmas"] == "").all()
@@ -252,6 +256,88 @@ def test_claims_not_measured_when_no_sigma_reaches_high_noise(monkeypatch):
     ia = t["claim"].str.startswith("Beyond the paper")
     assert (t.loc[ia, "verdict"] == "not measured").all() and ia.sum() == 1
     assert (t.loc[~t.index.isin(t3.index) & ~ia, "verdict"] == "holds").all()
+
+
+def test_each_regime_judges_its_own_cells(monkeypatch):
+    """The paper's regime and convergence are judged on their own cells: a fake where
+    stochastic clipping wins in the paper's regime and loses at convergence gives the two
+    verdicts, and the convergence one pairs stochastic clipping (as far as gradient
+    descent takes it) with the converged projection of the same images."""
+    prof = fake_tables(monkeypatch, (75,))
+    base = np.array([20.0, 21.0, 22.0, 23.0])
+    jitter = np.array([0, .1, -.1, 0])
+    paper_t1 = [result("generated", s, {"lvr-stochastic": base[:2] + 1 + jitter[:2],
+                                        "lvr-project": base[:2] + jitter[:2] * 0,
+                                        "lvr-none": base[:2] - 1 + jitter[:2]})
+                for s in (0, 50)]
+    conv_t1 = [result("generated", s, {"lvr-project": base + 3 + jitter, "lvr-none": base + jitter,
+                                       "noisy": base - 10, "bm3d": base})
+               for s in (0, 50)]
+    monkeypatch.setattr(paper, "paper_table1", lambda *a, **k: paper_t1)
+    monkeypatch.setattr(paper, "table1", lambda *a, **k: conv_t1)
+    t = paper.claims(prof, high_sigma=50).set_index(["claim", "regime"])
+    sto = "Table 1: stochastic clipping beats projected gradient (noisy generated images)"
+    assert t.loc[(sto, "paper"), "verdict"] == "holds"
+    assert t.loc[(sto, "paper"), "effect (dB)"] == pytest.approx(1.05)   # [1, 1.1]
+    conv = t.loc[(sto, "convergence")]
+    assert conv["verdict"] == "does not hold"
+    # Paired on the paper's two images: (20 + 1) - (20 + 3) and (21 + 1.1) - (21 + 3.1).
+    assert conv["effect (dB)"] == pytest.approx(-2.0, abs=0.01)
+    assert conv["cells holding"] == "0/1"    # sigma 0 is left out of Table 1's claims
+    assert "gradient descent" in conv["measured with"] and "L-BFGS" in conv["measured with"]
+    assert conv["gap"].startswith("PSNR minus that of the converged projection")
+    # The paper's projected gradient against its own no clipping: [1, 0.9] dB.
+    pn = "Table 1: projected gradient beats no clipping (noisy generated images)"
+    assert t.loc[(pn, "paper"), "effect (dB)"] == pytest.approx(0.95)
+    shown = paper.shown_claims(t.reset_index())
+    assert shown.loc[sto, ("the paper's regime", "verdict")] == "holds"
+    assert shown.loc[sto, ("at convergence", "verdict")] == "does not hold"
+    assert "at convergence: **does not hold**" in paper.claim_lines(t.reset_index())
+
+
+def _recorded(folder, complete=True, n=3):
+    rows = [dict(sigma=s, strategy=st, image=i, psnr=30 + i + k, ssim=0.9, z_mse=0.1,
+                 loss=0.01, steps=100, converged=i > 0, last_fifth_fall=1e-4)
+            for s in (0.0, 25.0) for k, st in enumerate(("none", "project", "stochastic"))
+            for i in reversed(range(n))]
+    folder.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(folder / "table1_per_image.csv", index=False)
+    pd.DataFrame({"key": ["images_per_sigma", "complete", "quick", "total_seconds"],
+                  "value": [n, complete, False, 600.0]}).to_csv(
+        folder / "paper_regime_machine.csv", index=False)
+
+
+def test_recorded_paper_regime_is_read_per_image(monkeypatch, tmp_path):
+    """The sample profile reads Table 1's paper regime from its recorded run: one cell per
+    noise level, the three box treatments with their per-image PSNRs in image order; an
+    incomplete run is refused, a missing one named with the command that makes it."""
+    prof = get_profile("smoke", paper_run="fake_run")
+    monkeypatch.setattr(paper, "RECORDED_ROOT", tmp_path)
+    with pytest.raises(FileNotFoundError, match="benchmarks/paper_regime.py"):
+        paper.paper_table1(prof)
+    _recorded(tmp_path / "fake_run", complete=False)
+    with pytest.raises(FileNotFoundError, match="not complete"):
+        paper.paper_table1(prof)
+    _recorded(tmp_path / "fake_run")
+    cells = paper.paper_table1(prof)
+    assert [c["lvr-project"].sigma for c in cells] == [0.0, 25.0]
+    assert set(cells[0]) == {"lvr-none", "lvr-project", "lvr-stochastic"}
+    np.testing.assert_array_equal(cells[1]["lvr-stochastic"].psnr, [32, 33, 34])
+    facts = paper.paper_run_facts(prof)
+    assert facts["budget_share"] == pytest.approx(1 / 3) and facts["median_steps"] == 100
+    with pytest.raises(ValueError, match="seed 0"):
+        paper.paper_table1(prof, seed=1)
+
+
+def test_paper_profile_runs_the_papers_lvr():
+    p = paper.paper_profile(get_profile("sample"))
+    assert (p.lvr.optimizer, p.lvr.init, p.lvr.lr, p.lvr.strategy) == (
+        "sgd", "random", 1.0, "stochastic")
+    assert p.lvr.steps == get_profile("sample").paper_steps and p.lvr.tol is not None
+    assert p.n_generated == 16 and p.sharpness_n == 16
+    # Stochastic clipping is the paper's LVR: "lvr" runs it there, projected gradient here.
+    assert ex._box(p.lvr.asdict(), None, "lvr") == "stochastic"
+    assert ex._box(get_profile("sample").lvr.asdict(), None, "lvr") == "project"
 
 
 SMOKE_METHODS = ["noisy", "lvr", "lvr-sa", "bm3d", "ia-lvr", "dip"]

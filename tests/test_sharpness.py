@@ -22,7 +22,7 @@ from lvrlib.sharpness import (
 )
 
 NZ = 100
-RECOVER = dict(strategy="stochastic", steps=3, lr=0.05)
+RECOVER = dict(strategy="stochastic", optimizer="sgd", steps=3, lr=1.0)
 
 
 @pytest.fixture(scope="module")
