@@ -339,7 +339,7 @@ def recover_throughput(G, dev, quick: bool, step_flop: float, ceil: list) -> lis
         r["gflops_per_s"] = r["image_steps_per_s"] * step_flop / 1e9
         r["of_matmul_ceiling"] = r["gflops_per_s"] / matmul_rate
         r["of_conv_ceiling"] = r["gflops_per_s"] / conv_rate
-    say("\n== recover() throughput (defaults, stochastic clipping) ==")
+    say("\n== recover() throughput (defaults) ==")
     say(table(tp, ["batch", "steps", "seconds", "image_steps_per_s", "ms_per_image_step",
                    "gflops_per_s", "of_matmul_ceiling", "of_conv_ceiling"],
               {"seconds": "{:.2f}", "image_steps_per_s": "{:.1f}", "ms_per_image_step": "{:.2f}",

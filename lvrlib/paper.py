@@ -481,13 +481,13 @@ def _recorded_table1(folder: Path) -> list[dict[str, Scores]]:
     return cells
 
 
-def paper_table1(profile: Profile, *, seed: int = 0, device: str = "auto"):
+def paper_table1(profile: Profile, sigmas=None, *, seed: int = 0, device: str = "auto"):
     """Table 1 in the paper's regime (``paper_profile``): read from the profile's recorded
-    run when it names one (``paper_run``; seed 0, the run's), else computed like
-    ``table1``."""
+    run when it names one (``paper_run``; seed 0 and the noise levels of the run, whatever
+    ``sigmas`` says), else computed like ``table1`` (at ``sigmas``, default the profile's)."""
     folder = paper_run(profile)
     if folder is None:
-        return table1(paper_profile(profile), seed=seed, device=device,
+        return table1(paper_profile(profile), sigmas, seed=seed, device=device,
                       methods=PAPER_TABLE1_METHODS)
     if seed != 0:
         raise ValueError(f"seed={seed}: the recorded run of the paper's regime used seed 0; "

@@ -1,7 +1,7 @@
 """Compare generator snapshots of one training run: which iteration count to ship?
 
 For each ``generator_*.safetensors`` in RUN_DIR, measures
-- range coverage: PSNR of the projection (LVR, stochastic clipping) of the 100 clean
+- range coverage: PSNR of the projection (LVR, projected Adam) of the 100 clean
   CelebA-sample test images, held out from training: a generator that can represent
   unseen faces well is what denoising by projection needs;
 - memorisation: for 1000 generated faces, the L2 distance (pixel space, [-1, 1]) to the
@@ -39,8 +39,10 @@ from lvrlib.recovery import recover
 from lvrlib.settings import LVRSettings
 
 #: How the snapshots' range coverage is measured (a snapshot has no encoder: random start).
-PROJECTION = LVRSettings(strategy="stochastic", init="random", lr=0.1, schedule="cosine",
-                         steps=300, id="select_checkpoint")
+#: The shipped checkpoint was chosen with stochastic clipping under these Adam steps;
+#: lvrlib now refuses that pairing (settings.STOCHASTIC_REFUSED), so a rerun projects.
+PROJECTION = LVRSettings(strategy="project", optimizer="adam", init="random", lr=0.1,
+                         schedule="cosine", steps=300, id="select_checkpoint")
 
 
 def iteration(path: Path) -> int:

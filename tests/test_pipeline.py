@@ -198,17 +198,21 @@ def test_run_methods_recovers_once_for_the_methods_that_start_from_lvr(G, y, mon
 
 
 def test_the_sharpness_bank_is_estimated_with_the_lvr_it_corrects(monkeypatch):
-    """A profile whose LVR settings say another box treatment still estimates s from
-    projected recoveries, those of the method "lvr" that LVR-SA starts from."""
+    """The sharpness vectors are estimated from the recoveries of the method "lvr" that
+    LVR-SA starts from: with the box treatment of the profile's LVR settings (the paper's
+    regime: stochastic clipping), projected when they name none (recover()'s default)."""
     import lvrlib.experiments as ex
     from lvrlib.profiles import get_profile
 
     seen = {}
     monkeypatch.setattr(ex, "_bank_cell", lambda **kw: seen.update(kw) or
                         {"vectors": torch.zeros(1, 100), "sigmas": [50.0]})
-    ex.bank_for(get_profile("smoke", strategy="none"), device="cpu")
-    assert seen["lvr"]["strategy"] == METHODS["lvr"].strategy == "project"
-    assert seen["lvr"]["steps"] == 8
+    assert METHODS["lvr"].strategy is None          # the settings' own
+    for given, used in ((None, "project"), ("none", "none"), ("stochastic", "stochastic")):
+        prof = get_profile("smoke", strategy=given, optimizer="sgd")
+        ex.bank_for(prof, device="cpu")
+        assert seen["lvr"]["strategy"] == used == ex._box(prof.lvr.asdict(), None, "lvr")
+        assert seen["lvr"]["steps"] == 8
 
 
 def test_classical_methods_take_a_sigma_per_image_or_estimate_it(y):
