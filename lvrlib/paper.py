@@ -33,7 +33,7 @@ __all__ = ["TABLE1_METHODS", "TABLE2_METHODS", "TABLE3_METHODS", "BEYOND_METHODS
            "Judgement", "claims", "as_list", "compact_table", "compact_paired",
            "read_summary_csv", "write_summary_csv", "high_noise", "shown_claims", "claim_lines",
            "REGIMES", "PAPER_RUN_FILES", "paper_profile", "paper_run", "paper_run_facts",
-           "paper_table1", "paper_description", "gap_to_convergence", "convergence_gap"]
+           "paper_table1", "paper_table23", "PAPER_T23_FILES", "paper_description", "gap_to_convergence", "convergence_gap"]
 
 #: Table 1 at convergence (the profile's LVR); stochastic clipping is refused under
 #: lvrlib's converging optimisers and measured in the paper's regime (``paper_table1``).
@@ -495,19 +495,68 @@ def paper_table1(profile: Profile, sigmas=None, *, seed: int = 0, device: str = 
     return _recorded_table1(folder)
 
 
-def paper_description(profile: Profile, device: str = "auto") -> str:
-    """How the paper's regime runs LVR at this profile, in words, and where it comes from."""
+#: What a recorded run of Tables 2 and 3 in the paper's regime holds (``--tables 2,3``).
+PAPER_T23_FILES = ("tables23_per_image.csv", "tables23_machine.csv")
+
+
+def paper_table23(profile: Profile, which: str, *, seed: int = 0,
+                  device: str = "auto") -> list[dict[str, Scores]]:
+    """Table 2 (``which="2"``) or 3 (``"3"``) in the paper's regime: computed like
+    ``table2``/``table3`` on ``paper_profile(profile)``, or, when the profile reads a
+    recorded run, the cells its Tables 2 and 3 file holds (per image: LVR with stochastic
+    clipping, LVR-SA from the paper's sharpness vectors, blind LVR-SA, BM3D true and
+    blind); [] when that file is absent."""
+    if which not in ("2", "3"):
+        raise ValueError(f"which={which!r}; expected '2' or '3'.")
+    if paper_run(profile) is None:
+        pp = paper_profile(profile)
+        return (table2 if which == "2" else table3)(pp, seed=seed, device=device)
+    folder = RECORDED_ROOT / profile.paper_run
+    if not all((folder / f).exists() for f in PAPER_T23_FILES):
+        return []
+    if seed != 0:
+        raise ValueError(f"seed={seed}: the recorded run of the paper's regime used seed 0.")
+    if str(read_facts(folder / PAPER_T23_FILES[1]).get("quick")) == "True":
+        raise FileNotFoundError(f"{folder}: its Tables 2 and 3 are a quick run.")
+    per = pd.read_csv(folder / PAPER_T23_FILES[0])
+    sets = table2_sets(profile) if which == "2" else ["celeba-test", *profile.unseen]
+    cells = []
+    for (name, sigma), cell in per.groupby(["set", "sigma"], sort=False):
+        if name not in sets:
+            continue
+        out = {}
+        for m, rows in cell.groupby("method", sort=False):
+            rows = rows.sort_values("image")
+            out[m] = Scores(m, name, float(sigma), rows["psnr"].to_numpy(),
+                            rows["ssim"].to_numpy(), float("nan"), None)
+        cells.append(out)
+    return cells
+
+
+def paper_description(profile: Profile, device: str = "auto", tables: str = "1") -> str:
+    """How the paper's regime runs LVR at this profile, in words, and where its numbers
+    come from (for Table 1, ``tables="1"``, or Tables 2 and 3, ``"2,3"``)."""
     G = generator_for(profile.checkpoint, str(resolve_device(device)))
-    how = paper_profile(profile).lvr.resolve(G)[0].describe()
+    how = f"LVR {paper_profile(profile).lvr.resolve(G)[0].describe()}"
     facts = paper_run_facts(profile)
     if not facts:
-        return f"LVR {how}"
-    return (f"LVR {how}; recorded run book/data/{profile.paper_run} "
-            f"({facts['images_per_sigma']} images per noise level, "
-            f"{float(facts['total_seconds']) / 60:.0f} min on its machine): the step budget "
-            f"ended {100 * facts['budget_share']:.0f}% of the images, whose lowest loss "
-            f"still fell by a median {100 * facts['median_last_fifth_fall']:.2f}% over the "
-            "last fifth of their steps")
+        return how
+    if tables == "1":
+        return (f"{how}; recorded run book/data/{profile.paper_run} "
+                f"({facts['images_per_sigma']} images per noise level, "
+                f"{float(facts['total_seconds']) / 60:.0f} min on its machine): the step "
+                f"budget ended {100 * facts['budget_share']:.0f}% of the images, whose lowest "
+                f"loss still fell by a median {100 * facts['median_last_fifth_fall']:.2f}% "
+                "over the last fifth of their steps")
+    f23 = facts["folder"] / PAPER_T23_FILES[1]
+    if not f23.exists():
+        return f"{how}; not in the recorded run book/data/{profile.paper_run}"
+    t = read_facts(f23)
+    return (f"{how}; recorded run book/data/{profile.paper_run} ({t['images_per_cell']} "
+            f"images per cell, sharpness vectors from the paper's recoveries of "
+            f"{t['sharpness_images']} generated images at sigma {t['sigmas']}; "
+            f"{float(t['total_seconds']) / 60:.0f} min on its machine; cells: "
+            f"{str(t['cells_done']).replace(';', ', ')})")
 
 
 def _lvr_of(method: str) -> str:
@@ -643,23 +692,17 @@ def claims(profile: Profile, *, seed: int = 0, device: str = "auto",
                if better == "lvr-stochastic" else
                convergence_gap(profile, cells, (better, worse), device))
         rows.append(_claim_row(text, better, worse, cells, h, "convergence", gap))
-    if paper_run(profile) is None:
-        pp = paper_profile(profile)
-        pt2 = table2(pp, seed=seed, device=device)
-        pt3, _ = high_noise(table3(pp, seed=seed, device=device), high_sigma)
-    else:
-        pt2 = pt3 = None
-    phow = paper_description(profile, device)
+    pt2 = paper_table23(profile, "2", seed=seed, device=device)
+    pt3, _ = high_noise(paper_table23(profile, "3", seed=seed, device=device), high_sigma)
+    phow = {"t1": paper_description(profile, device),
+            "t2": paper_description(profile, device, "2,3")}
+    phow["t3"] = phow["t2"]
     conv = {"t1": t1, "t2": t2, "t3": high}
+    missing = (f"not measured: the recorded run book/data/{profile.paper_run} has no such "
+               "cell" if profile.paper_run else "")
     for (text, better, worse, cells), key in zip(
             _claim_specs(profile, pt1, pt1, pt2, pt3, None, where, bwhere),
-            ["t1"] * 2 + ["t2"] * 4
-            + ["t3"] * 3):
-        if cells is None:
-            rows.append(_claim_row(text, better, worse, [], phow, "paper",
-                                   f"not measured: the recorded run book/data/"
-                                   f"{profile.paper_run} holds Table 1 only"))
-            continue
-        rows.append(_claim_row(text, better, worse, cells, phow, "paper",
-                               gap_to_convergence(cells, conv[key], (better, worse))))
+            ["t1"] * 2 + ["t2"] * 4 + ["t3"] * 3):
+        gap = gap_to_convergence(cells, conv[key], (better, worse)) if cells else missing
+        rows.append(_claim_row(text, better, worse, cells, phow[key], "paper", gap))
     return pd.DataFrame(rows)

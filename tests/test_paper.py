@@ -329,6 +329,30 @@ def test_recorded_paper_regime_is_read_per_image(monkeypatch, tmp_path):
         paper.paper_table1(prof, seed=1)
 
 
+def test_recorded_tables_2_and_3_of_the_paper_regime(monkeypatch, tmp_path):
+    """Tables 2 and 3 in the paper's regime come from the run's second file, per cell and
+    method, each table taking its own sets; without that file a table has no cells."""
+    prof = get_profile("smoke", paper_run="fake_run")
+    monkeypatch.setattr(paper, "RECORDED_ROOT", tmp_path)
+    _recorded(tmp_path / "fake_run")
+    assert paper.paper_table23(prof, "3") == []
+    rows = [dict(set=name, sigma=50.0, method=m, image=i, psnr=20 + i + k, ssim=0.5)
+            for name in ("celeba-test", "generated-fresh")
+            for k, m in enumerate(("lvr", "lvr-sa", "bm3d")) for i in (1, 0)]
+    pd.DataFrame(rows).to_csv(tmp_path / "fake_run" / "tables23_per_image.csv", index=False)
+    pd.DataFrame({"key": ["images_per_cell", "quick", "cells_done", "total_seconds",
+                          "sharpness_images", "sigmas"],
+                  "value": [2, False, "celeba-test@50;generated-fresh@50", 60.0, 2, "50"]}
+                 ).to_csv(tmp_path / "fake_run" / "tables23_machine.csv", index=False)
+    t3 = paper.paper_table23(prof, "3")
+    assert [c["lvr"].set_name for c in t3] == ["celeba-test"]
+    np.testing.assert_array_equal(t3[0]["bm3d"].psnr, [22, 23])
+    t2 = paper.paper_table23(prof, "2")
+    assert {c["lvr"].set_name for c in t2} == {"celeba-test", "generated-fresh"}
+    assert "cells: celeba-test@50, generated-fresh@50" in paper.paper_description(
+        prof, "cpu", "2,3")
+
+
 def test_paper_profile_runs_the_papers_lvr():
     p = paper.paper_profile(get_profile("sample"))
     assert (p.lvr.optimizer, p.lvr.init, p.lvr.lr, p.lvr.strategy) == (
