@@ -559,8 +559,9 @@ def paper_description(profile: Profile, device: str = "auto", tables: str = "1")
             f"{str(t['cells_done']).replace(';', ', ')})")
 
 
-def _lvr_of(method: str) -> str:
-    """The LVR recovery a method's output comes from (LVR-SA from "lvr")."""
+def _lvr_of(method: str) -> str | None:
+    """The LVR recovery a method's output comes from (LVR-SA and IA-LVR from "lvr"), or
+    None for a method that is not built on one."""
     m = METHODS[method]
     return method if m.family == "lvr" else m.starts_from
 
@@ -573,8 +574,7 @@ def gap_to_convergence(paper_cells, conv_cells, methods) -> str:
     conv = {(r["lvr"].set_name if "lvr" in r else r["lvr-project"].set_name,
              r["lvr"].sigma if "lvr" in r else r["lvr-project"].sigma): r for r in conv_cells}
     parts = []
-    for m in dict.fromkeys(_lvr_of(k) for k in methods
-                           if METHODS[k].family in ("lvr", "lvr-sa")):
+    for m in dict.fromkeys(filter(None, map(_lvr_of, methods))):
         diffs = []
         for r in paper_cells:
             c = conv.get((r[m].set_name, r[m].sigma))
@@ -595,8 +595,8 @@ def gap_to_convergence(paper_cells, conv_cells, methods) -> str:
 def convergence_gap(profile: Profile, cells, methods, device: str = "auto") -> str:
     """The gap to the projection of lvrlib's LVR in the cells it pools, from the
     convergence benchmark (``regime``), for the box treatments behind ``methods``."""
-    lvr = [_lvr_of(k) for k in methods if METHODS[k].family in ("lvr", "lvr-sa")]
-    strategies = [METHODS[k].strategy or "project" for k in dict.fromkeys(lvr)]
+    lvr = dict.fromkeys(filter(None, map(_lvr_of, methods)))
+    strategies = [METHODS[k].strategy or "project" for k in lvr]
     sigmas = [next(iter(r.values())).sigma for r in cells] or [50]
     text = regime(profile, tuple(strategies), device, sigmas)
     return text.split("; ", 1)[1] if "; " in text else ""

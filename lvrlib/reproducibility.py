@@ -10,7 +10,8 @@ PROFILE_ROWS = ("n_generated", "n_celeba", "n_unseen", "sharpness_n", "lvr.steps
                 "lvr.restarts", "lvr.tol", "table1_sigmas", "table3_sigmas",
                 "sharpness_sigmas", "sigma_curve_sigmas", "n_sigma_curve", "n_compute_curve",
                 "compute_steps_paper", "compute_steps_lvrlib", "celeba", "unseen",
-                "n_adaptive", "adaptive_sigmas", "ia_steps", "dip_steps")
+                "n_adaptive", "adaptive_sigmas", "ia_steps", "dip_steps", "paper_steps",
+                "paper_n", "paper_run")
 # None means the library's default: recover()'s for its start (lvrlib.settings), and
 # lvrlib.adaptive's step budgets.
 _DEFAULTED = ("lvr.steps", "lvr.lr", "ia_steps", "dip_steps")
@@ -20,6 +21,10 @@ def profiles_table(profiles: dict) -> pd.DataFrame:
     """One column per profile, one row per field of ``PROFILE_ROWS``."""
     def value(p, k):
         v = getattr(p.lvr, k[4:]) if k.startswith("lvr.") else getattr(p, k)
+        if v is None and k == "paper_n":
+            return "n_generated"
+        if v is None and k == "paper_run":
+            return "computed"
         return "library default" if v is None and k in _DEFAULTED else v
 
     return pd.DataFrame([{k: value(p, k) for k in PROFILE_ROWS} for p in profiles.values()],
