@@ -62,11 +62,10 @@ shown_claims(table)
 # %% tags=["hide-input"]
 def counts_text(table):
     parts = []
-    for key, name in REGIMES.items():
+    for key, where in (("paper", "In **the paper's regime**"), ("convergence", "**at convergence**")):
         v = table.loc[table["regime"] == key, "verdict"].value_counts()
-        n = int(v.sum())
-        parts.append(f"**{name[0].upper() + name[1:]}**, of {n} claims {int(v.get('holds', 0))} "
-                     f"hold, {int(v.get('does not hold', 0))} do not hold, "
+        parts.append(f"{where}, {int(v.get('holds', 0))} of {int(v.sum())} claims hold, "
+                     f"{int(v.get('does not hold', 0))} do not hold, "
                      f"{int(v.get('mixed', 0))} are mixed and "
                      f"{int(v.get('not measured', 0))} were not measured")
     return "; ".join(parts) + "."
