@@ -33,6 +33,7 @@ treatments it finished (and says so); run it again to do the rest.
 from __future__ import annotations
 
 import argparse
+import ast
 import sys
 import time
 from pathlib import Path
@@ -46,7 +47,7 @@ from lvrlib.dcgan import latent_shape, sample_latent
 from lvrlib.experiments import generator_for, noisy_set
 from lvrlib.metrics import psnr, ssim
 from lvrlib.recovery import recover
-from lvrlib.settings import PAPER_PATIENCE, PAPER_REGIME, PAPER_STEPS, PAPER_TOL, STRATEGIES
+from lvrlib.settings import PAPER_PATIENCE, PAPER_REGIME, PAPER_STEPS, PAPER_TOL, STRATEGIES  # noqa: F401
 
 SEED = 0          # the book's Table 1 set (evaluate's seed); recover's seed is SEED + 2
 FILES = ("table1_per_image.csv", "table1_curve.csv", "paper_regime_machine.csv")
@@ -57,6 +58,9 @@ def parse(argv):
     ap.add_argument("--n", type=int, default=16, help="images per noise level")
     ap.add_argument("--sigmas", default="0,25,50", help="noise levels (0..255 units)")
     ap.add_argument("--steps", type=int, default=PAPER_STEPS, help="most steps per image")
+    ap.add_argument("--only", default=None,
+                    help="rerun these box treatments (comma-separated) and keep the others "
+                         "of the run in --out")
     ap.add_argument("--tables", default="1", choices=("1", "2,3"),
                     help="Table 1 (default), or Tables 2 and 3")
     return add_run_options(ap).parse_args(argv)
@@ -119,6 +123,23 @@ def images(G, sigmas, n):
     return torch.cat(xs), torch.cat(ys), torch.cat(zs), torch.cat(starts)
 
 
+def _kept(out: Path, redo, commands):
+    """The rows, curve points, seconds and commands of an earlier run in ``out`` for the
+    box treatments not in ``redo`` (``--only``); rows without a rule of their own get the
+    one that earlier run recorded."""
+    from lvrlib.benchmarking import read_facts
+
+    facts = read_facts(out / FILES[2])
+    per = pd.read_csv(out / FILES[0])
+    if "tol" not in per:
+        per = per.assign(tol=float(facts["tol"]), patience=int(facts["patience"]))
+    rows = per[~per["strategy"].isin(redo)].to_dict("records")
+    curve = pd.read_csv(out / FILES[1])
+    curve = curve[~curve["strategy"].isin(redo)].to_dict("records")
+    seconds = {k: v for k, v in ast.literal_eval(str(facts["seconds"])).items() if k not in redo}
+    return rows, curve, seconds, [str(facts["command"]), *commands]
+
+
 def run_strategy(G, strategy, x, y, z_true, z0, sigmas, n, steps, say):
     budgets = sorted({max(1, int(round(b))) for b in np.geomspace(1, steps, 12)})
     settings = PAPER_REGIME.replace(strategy=strategy, steps=steps)
@@ -141,7 +162,8 @@ def run_strategy(G, strategy, x, y, z_true, z0, sigmas, n, steps, say):
     sig = np.repeat(np.asarray(sigmas, float), n)
     rows = [dict(sigma=sig[i], strategy=strategy, image=i % n, psnr=p[i], ssim=q[i],
                  z_mse=zerr[i], loss=res.loss[i].item(), steps=int(taken[i]),
-                 converged=bool(res.converged[i]), last_fifth_fall=fall[i])
+                 converged=bool(res.converged[i]), last_fifth_fall=fall[i],
+                 tol=settings.tol, patience=settings.patience)
             for i in range(len(taken))]
     curve = []
     with torch.no_grad():
@@ -170,7 +192,11 @@ def main(argv=None):
     G = generator_for(None, "cpu")
     x, y, z_true, z0 = images(G, sigmas, n)
     rows, curve, seconds, started = [], [], {}, time.perf_counter()
-    for strategy in STRATEGIES:
+    commands = ["python benchmarks/paper_regime.py " + " ".join(a.argv)]
+    todo = STRATEGIES if a.only is None else a.only.split(",")
+    if a.only is not None:   # keep the other box treatments of the run in --out
+        rows, curve, seconds, commands = _kept(out, todo, commands)
+    for strategy in todo:
         say(f"{strategy}: {len(y)} images ({n} per sigma), at most {steps} steps")
         r, c, s = run_strategy(G, strategy, x, y, z_true, z0, sigmas, n, steps, say)
         rows, curve, seconds[strategy] = rows + r, curve + c, s
@@ -180,12 +206,13 @@ def main(argv=None):
         write_csv(out / FILES[1], curve)
         write_facts(out / FILES[2], dict(
             images_per_sigma=n, sigmas=",".join(f"{v:g}" for v in sigmas), max_steps=steps,
-            tol=PAPER_TOL, patience=PAPER_PATIENCE, lr=PAPER_REGIME.lr,
-            strategies_done=",".join(seconds), complete=len(seconds) == len(STRATEGIES),
+            rules="; ".join(sorted({f"{r['strategy']}: tol {r['tol']:g} over {r['patience']} "
+                                    "steps" for r in rows})), lr=PAPER_REGIME.lr,
+            strategies_done=",".join(seconds), complete=set(seconds) == set(STRATEGIES),
             quick=a.quick, threads=torch.get_num_threads(),
             seconds={k: round(v, 1) for k, v in seconds.items()},
-            total_seconds=round(time.perf_counter() - started, 1), torch=torch.__version__,
-            command="python benchmarks/paper_regime.py " + " ".join(a.argv)))
+            total_seconds=round(sum(seconds.values()), 1), torch=torch.__version__,
+            command=" && ".join(commands)))
     say(f"wrote {out / FILES[0]}")
 
 

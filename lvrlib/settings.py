@@ -250,11 +250,15 @@ PAPER_OPTIMISER = LVRSettings(optimizer="sgd", init="random", lr=1.0, schedule="
 #: lowest loss fell by less than PAPER_TOL (relative) over PAPER_PATIENCE steps (the
 #: per-step rate, 1e-6, of recover()'s default rule: 1e-5 over 10 steps), within
 #: PAPER_STEPS steps. The box treatment is the caller's (the paper's LVR: stochastic).
+#: The window is long because under stochastic clipping a redraw raises the loss and
+#: the descent takes a few hundred steps to win it back: with 1e-4 over 100 steps the
+#: rule stopped 47 of 48 stochastic recoveries after a median of 900 steps whose lowest
+#: loss had still fallen by a median 0.7% over their last fifth (sigma 25).
 #: On a 2-core CPU a step costs about 6 ms per image, so PAPER_STEPS is what a recorded
 #: run of the book can afford; the reference code runs tens of thousands of steps, and
 #: the recorded run (book/data/paper_regime_cpu) says how often the budget bound.
-PAPER_TOL = 1e-4
-PAPER_PATIENCE = 100
+PAPER_TOL = 5e-4
+PAPER_PATIENCE = 500
 PAPER_STEPS = 3000
 PAPER_REGIME = PAPER_OPTIMISER.replace(steps=PAPER_STEPS, tol=PAPER_TOL,
                                        patience=PAPER_PATIENCE, id="paper-regime")
