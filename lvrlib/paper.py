@@ -542,6 +542,8 @@ def paper_description(profile: Profile, device: str = "auto", tables: str = "1")
     if not facts:
         return how
     if tables == "1":
+        if "rules" in facts:   # a run whose box treatments ran under different rules
+            how += f" (the rule each box treatment of the recorded run used: {facts['rules']})"
         return (f"{how}; recorded run book/data/{profile.paper_run} "
                 f"({facts['images_per_sigma']} images per noise level, "
                 f"{float(facts['total_seconds']) / 60:.0f} min on its machine): the step "
