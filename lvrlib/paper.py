@@ -32,6 +32,8 @@ __all__ = ["TABLE1_METHODS", "TABLE2_METHODS", "TABLE3_METHODS", "BEYOND_METHODS
            "psnr_curve", "table1_compute", "regime", "crossover_sigma", "verdict", "judge",
            "Judgement", "claims", "as_list", "compact_table", "compact_paired",
            "read_summary_csv", "write_summary_csv", "high_noise", "shown_claims", "claim_lines",
+           "verdict_counts", "verdicts_table", "ia_lvr_cells", "verdicts_html", "abstract_setting",
+           "glue_abstract", "ABSTRACT_KEYS",
            "REGIMES", "PAPER_RUN_FILES", "paper_profile", "paper_run", "paper_run_facts",
            "paper_table1", "paper_table23", "PAPER_T23_FILES", "paper_description", "gap_to_convergence", "convergence_gap"]
 
@@ -127,6 +129,16 @@ def beyond(profile: Profile, sigmas=None, *, seed: int = 0, device: str = "auto"
     sig = as_list(sigmas if sigmas is not None else profile.adaptive_sigmas)
     return [evaluate(name, s, BEYOND_METHODS, profile, seed=seed, device=device,
                      n=profile.n_adaptive, keep=profile.n_adaptive)
+            for name in ["celeba-test", *profile.unseen] for s in sig]
+
+
+def ia_lvr_cells(profile: Profile, sigmas=None, *, seed: int = 0, device: str = "auto"):
+    """IA-LVR alone on the Beyond chapter's cells (``beyond``: the first
+    ``profile.n_adaptive`` images of each real set, the same cache entries), as
+    ``{"ia-lvr": Scores}`` per set and sigma: to draw beside Table 3."""
+    sig = as_list(sigmas if sigmas is not None else profile.adaptive_sigmas)
+    return [{"ia-lvr": evaluate(name, s, ["ia-lvr"], profile, seed=seed, device=device,
+                                n=profile.n_adaptive, keep=profile.n_adaptive)["ia-lvr"]}
             for name in ["celeba-test", *profile.unseen] for s in sig]
 
 
@@ -300,12 +312,14 @@ def high_noise(results, high_sigma: float, sets=None, method: str = "lvr"):
 
 
 def _claim_row(text: str, better: str, worse: str, cells: list[dict[str, Scores]],
-               how: str, regime: str = "convergence", gap: str = "") -> dict:
+               how: str, regime: str = "convergence", gap: str = "", short: str = "") -> dict:
     """One claim in one regime ("paper" or "convergence"): its judgement on ``cells``,
-    how LVR ran (``how``) and the measured gap of those cells to the projection."""
+    how LVR ran (``how``) and the measured gap of those cells to the projection;
+    ``short``: the claim in a few words (default: its text)."""
     j = judge(better, worse, cells)
     nan = float("nan")
-    base = {"claim": text, "regime": regime, "measured with": how, "gap": gap}
+    base = {"claim": text, "short": short or text, "regime": regime, "measured with": how,
+            "gap": gap}
     if j.effect is None:
         return {**base, "sets": "", "sigmas": "", "effect (dB)": nan, "95% CI low": nan,
                 "95% CI high": nan, "verdict": j.verdict, "cells holding": "0/0",
@@ -358,6 +372,104 @@ def claim_lines(table: pd.DataFrame) -> str:
         lines.append(f"- {claim}:")
         lines += [one(r) for _, r in rows.iterrows()]
     return "\n".join(lines)
+
+
+def verdict_counts(table: pd.DataFrame) -> str:
+    """How many claims hold, do not hold, are mixed or were not measured, per regime, as
+    one sentence."""
+    parts = []
+    for key, where in (("paper", "In the paper's regime"), ("convergence", "at convergence")):
+        v = table.loc[table["regime"] == key, "verdict"].value_counts()
+        parts.append(f"{where} {int(v.get('holds', 0))} of {int(v.sum())} claims hold, "
+                     f"{int(v.get('does not hold', 0))} do not, "
+                     f"{int(v.get('mixed', 0))} are mixed and "
+                     f"{int(v.get('not measured', 0))} were not measured")
+    return "; ".join(parts) + "."
+
+
+def verdicts_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The claims table (``claims``) at a glance: one row per claim (its short name), one
+    column per regime, each cell the verdict and the pooled effect, mean ± the half-width
+    of its 95% CI (dB; the paired-difference interval is symmetric)."""
+    def cell(r):
+        if pd.isna(r["effect (dB)"]):
+            return r["verdict"]
+        return f"{r['verdict']}: " + _pm(r["effect (dB)"], r["95% CI low"],
+                                         r["95% CI high"], 2, sign=True)
+
+    shown = table.assign(cell=table.apply(cell, axis=1))
+    out = shown.pivot(index="short", columns="regime", values="cell")
+    out = out.reindex(list(dict.fromkeys(table["short"])))
+    out = out[[k for k in REGIMES if k in out.columns]].fillna("not judged")
+    out.columns = [REGIMES[k] for k in out.columns]
+    out.index.name = "claim"
+    return out
+
+
+VERDICT_COLOURS = {"holds": "#1a7f37", "does not hold": "#b42318", "mixed": "#9a6700"}
+
+
+def verdicts_html(table: pd.DataFrame) -> str:
+    """``verdicts_table`` as a compact HTML table (class "verdicts", each verdict word in
+    bold and coloured) for the abstract at the top of the book."""
+    import html
+
+    def fmt(text: str) -> str:
+        word, _, rest = text.partition(": ")
+        colour = VERDICT_COLOURS.get(word)
+        head = (f'<strong style="color:{colour}">{html.escape(word)}</strong>' if colour
+                else html.escape(word))
+        return head + (f" {html.escape(rest)}" if rest else "")
+
+    t = verdicts_table(table)
+    cell = 'style="padding:1px 6px;white-space:nowrap"'
+    rows = "".join(
+        f'<tr><th {cell}>{html.escape(claim)}</th>'
+        + "".join(f"<td {cell}>{fmt(v)}</td>" for v in r) + "</tr>"
+        for claim, r in t.iterrows())
+    head = "".join(f'<th style="padding:1px 6px">{html.escape(c)} (dB, ± 95% CI)</th>'
+                   for c in t.columns)
+    return ('<table class="dataframe verdicts" style="font-size:0.75em;line-height:1.3">'
+            f'<thead><tr><th style="padding:1px 6px">claim</th>{head}</tr></thead>'
+            f"<tbody>{rows}</tbody></table>")
+
+
+def abstract_setting(profile: Profile, device: str = "auto") -> str:
+    """The setting of the book's numbers in one clause: generator, data, image counts,
+    the machine that computed them."""
+    import os
+    if profile.checkpoint is None:
+        G = "lvrlib's shipped DCGAN (64x64, trained on the CelebA sample's training faces)"
+    else:
+        G = f"the DCGAN {profile.checkpoint}"
+    unseen = ", ".join(SHORT_SET_LABELS.get(u, u) for u in profile.unseen)
+    dev = resolve_device(device)
+    machine = (f"a {os.cpu_count()}-core CPU" if dev.type == "cpu" else
+               f"a GPU ({dev.type}) and {os.cpu_count()} CPU cores")
+    sig = ", ".join(f"{s:g}" for s in profile.table3_sigmas)
+    paper = (f"{profile.paper_n or profile.n_generated} images per cell, from the recorded "
+             f"run book/data/{profile.paper_run}" if profile.paper_run else
+             f"{profile.paper_n or profile.n_generated} images per cell")
+    return (f"the {profile.name} profile: {G}; {profile.n_generated} generated images, "
+            f"{profile.n_celeba} CelebA test faces and {profile.n_unseen} of each unseen "
+            f"set ({unseen}) per cell, at sigma {sig} (0..255); the paper's regime on "
+            f"{paper}; computed on {machine}")
+
+
+#: The keys ``glue_abstract`` glues and book/intro.md pastes from the claims chapter.
+ABSTRACT_KEYS = ("abstract_setting", "abstract_counts", "abstract_verdicts")
+
+
+def glue_abstract(table: pd.DataFrame, profile: Profile, device: str = "auto") -> None:
+    """Glue the abstract's setting, verdict counts and verdicts table (``ABSTRACT_KEYS``)
+    from a notebook: the claims chapter calls it, and the intro pastes them from there,
+    so that the two can never disagree. Needs myst-nb (the book's extra)."""
+    from IPython.display import HTML
+    from myst_nb import glue
+
+    glue("abstract_setting", abstract_setting(profile, device), display=False)
+    glue("abstract_counts", verdict_counts(table), display=False)
+    glue("abstract_verdicts", HTML(verdicts_html(table)), display=False)
 
 
 # --------------------------------------------------------------------------- regimes
@@ -625,28 +737,35 @@ def stochastic_at_convergence(paper_cells, conv_cells) -> list[dict[str, Scores]
 
 # --------------------------------------------------------------------------- claims
 def _claim_specs(profile: Profile, t1_sto, t1, t2, t3, bey, where, bwhere):
-    """(text, better, worse, cells) of every claim, on one regime's tables (t1_sto: the
-    cells of stochastic clipping against projected gradient; t3, bey: at high noise
-    already); None cells where that regime did not measure the table."""
+    """(text, short, better, worse, cells) of every claim, on one regime's tables (t1_sto:
+    the cells of stochastic clipping against projected gradient; t3, bey: at high noise
+    already); None cells where that regime did not measure the table. ``short`` is the
+    claim in a few words, for the abstract's verdicts table."""
     by = lambda rs, names: None if rs is None else [r for r in rs if r["lvr"].set_name in names]  # noqa: E731
     T1, T2 = "(noisy generated images)", "Table 2: LVR-SA beats LVR on"
     specs = [
         (f"Table 1: stochastic clipping beats projected gradient {T1}",
-         "lvr-stochastic", "lvr-project", t1_sto),
-        (f"Table 1: projected gradient beats no clipping {T1}", "lvr-project", "lvr-none", t1),
-        (f"{T2} the generated set s was estimated on", "lvr-sa", "lvr", by(t2, {"generated"})),
-        (f"{T2} fresh generated images", "lvr-sa", "lvr", by(t2, {"generated-fresh"})),
-        (f"{T2} real CelebA test images", "lvr-sa", "lvr", by(t2, {"celeba-test"})),
-        (f"{T2} unseen real faces", "lvr-sa", "lvr", by(t2, set(profile.unseen))),
-        (f"Table 3: LVR beats BM3D on real images at high noise ({where})", "lvr", "bm3d", t3),
+         "T1: stochastic clipping > projected", "lvr-stochastic", "lvr-project", t1_sto),
+        (f"Table 1: projected gradient beats no clipping {T1}",
+         "T1: projected > no clipping", "lvr-project", "lvr-none", t1),
+        (f"{T2} the generated set s was estimated on",
+         "T2: LVR-SA > LVR, s's own set", "lvr-sa", "lvr", by(t2, {"generated"})),
+        (f"{T2} fresh generated images", "T2: LVR-SA > LVR, fresh generated",
+         "lvr-sa", "lvr", by(t2, {"generated-fresh"})),
+        (f"{T2} real CelebA test images", "T2: LVR-SA > LVR, CelebA test",
+         "lvr-sa", "lvr", by(t2, {"celeba-test"})),
+        (f"{T2} unseen real faces", "T2: LVR-SA > LVR, unseen faces",
+         "lvr-sa", "lvr", by(t2, set(profile.unseen))),
+        (f"Table 3: LVR beats BM3D on real images at high noise ({where})",
+         "T3: LVR > BM3D, high noise", "lvr", "bm3d", t3),
         (f"Table 3: LVR-SA beats BM3D on real images at high noise ({where})",
-         "lvr-sa", "bm3d", t3),
+         "T3: LVR-SA > BM3D, high noise", "lvr-sa", "bm3d", t3),
         (f"Abstract: blind LVR-SA beats blind BM3D at high noise ({where})",
-         "lvr-sa-blind", "bm3d-blind", t3),
+         "T3: blind LVR-SA > blind BM3D", "lvr-sa-blind", "bm3d-blind", t3),
     ]
     if bey is not None:
         specs.append((f"Beyond the paper: IA-LVR beats BM3D on real faces ({bwhere})",
-                      "ia-lvr", "bm3d", bey))
+                      "Beyond: IA-LVR > BM3D, high noise", "ia-lvr", "bm3d", bey))
     return specs
 
 
@@ -687,13 +806,13 @@ def claims(profile: Profile, *, seed: int = 0, device: str = "auto",
                + " (the paper's regime: lvrlib refuses it under L-BFGS and Adam); "
                "projected gradient: " + how)
     rows = []
-    for text, better, worse, cells in _claim_specs(profile, sto, t1, t2, high, bey, where,
-                                                   bwhere):
+    for text, short, better, worse, cells in _claim_specs(profile, sto, t1, t2, high, bey,
+                                                          where, bwhere):
         h = ia_how if better == "ia-lvr" else sto_how if better == "lvr-stochastic" else how
         gap = (gap_to_convergence(cells, t1, ("lvr-stochastic",))
                if better == "lvr-stochastic" else
                convergence_gap(profile, cells, (better, worse), device))
-        rows.append(_claim_row(text, better, worse, cells, h, "convergence", gap))
+        rows.append(_claim_row(text, better, worse, cells, h, "convergence", gap, short))
     pt2 = paper_table23(profile, "2", seed=seed, device=device)
     pt3, _ = high_noise(paper_table23(profile, "3", seed=seed, device=device), high_sigma)
     phow = {"t1": paper_description(profile, device),
@@ -702,9 +821,9 @@ def claims(profile: Profile, *, seed: int = 0, device: str = "auto",
     conv = {"t1": t1, "t2": t2, "t3": high}
     missing = (f"not measured: the recorded run book/data/{profile.paper_run} has no such "
                "cell" if profile.paper_run else "")
-    for (text, better, worse, cells), key in zip(
+    for (text, short, better, worse, cells), key in zip(
             _claim_specs(profile, pt1, pt1, pt2, pt3, None, where, bwhere),
             ["t1"] * 2 + ["t2"] * 4 + ["t3"] * 3):
         gap = gap_to_convergence(cells, conv[key], (better, worse)) if cells else missing
-        rows.append(_claim_row(text, better, worse, cells, phow[key], "paper", gap))
+        rows.append(_claim_row(text, better, worse, cells, phow[key], "paper", gap, short))
     return pd.DataFrame(rows)

@@ -10,7 +10,7 @@ import torch
 from .figures import to_uint8
 from .metrics import mean_ci
 
-__all__ = ["image_rows", "psnr_vs_sigma"]
+__all__ = ["image_rows", "psnr_vs_sigma", "psnr_vs_sigma_by_set"]
 
 
 def image_rows(rows: dict[str, torch.Tensor], n: int = 8, scale: float = 1.1):
@@ -37,6 +37,37 @@ def image_rows(rows: dict[str, torch.Tensor], n: int = 8, scale: float = 1.1):
     return fig
 
 
+def _psnr_lines(ax, results, methods, labels, set_name=None):
+    """Draw one line with its 95% CI band per method on ``ax``: the method's mean PSNR at
+    each sigma of ``results`` (of ``set_name`` when given). Points with an infinite PSNR
+    (the noisy input at sigma 0) are left out; two results for one (method, set, sigma)
+    raise ValueError. Returns the number of lines drawn."""
+    drawn = 0
+    for k, m in enumerate(methods):
+        pts = {}
+        for r in results:
+            if m not in r or (set_name is not None and r[m].set_name != set_name):
+                continue
+            if not np.all(np.isfinite(r[m].psnr)):
+                continue
+            key = r[m].sigma
+            if key in pts:
+                raise ValueError(f"two results for {m} at sigma {key:g}"
+                                 + (f" on {set_name}" if set_name else "") + ".")
+            pts[key] = mean_ci(r[m].psnr)
+        if not pts:
+            continue
+        s = np.array(sorted(pts))
+        ci = [pts[x] for x in s]
+        colour = f"C{k}"
+        ax.plot(s, [c.mean for c in ci], marker="o", color=colour, label=labels.get(m, m))
+        ax.fill_between(s, [c.low for c in ci], [c.high for c in ci], color=colour, alpha=0.2)
+        drawn += 1
+    ax.set_xlabel("noise sigma (0..255 pixel units)")
+    ax.grid(alpha=0.3)
+    return drawn
+
+
 def psnr_vs_sigma(results, methods, labels=None, crossover: float | None = None):
     """Mean PSNR (dB) with its 95% CI band against sigma (0..255 pixel units), one line
     per method in ``methods``.
@@ -51,25 +82,46 @@ def psnr_vs_sigma(results, methods, labels=None, crossover: float | None = None)
 
     labels = labels or {m: label(m) for m in methods}
     fig, ax = plt.subplots(figsize=(6, 4))
-    for m in methods:
-        # A perfect match has infinite PSNR (the noisy input at sigma 0): no point to draw.
-        pts = sorted((r[m].sigma, mean_ci(r[m].psnr)) for r in results
-                     if np.all(np.isfinite(r[m].psnr)))
-        if not pts:
-            continue
-        s = np.array([p[0] for p in pts])
-        mu = np.array([p[1].mean for p in pts])
-        lo = np.array([p[1].low for p in pts])
-        hi = np.array([p[1].high for p in pts])
-        ax.plot(s, mu, marker="o", label=labels.get(m, m))
-        ax.fill_between(s, lo, hi, alpha=0.2)
+    _psnr_lines(ax, results, methods, labels)
     if crossover is not None:
         ax.axvline(crossover, color="k", ls="--", lw=1)
         ax.annotate(f"LVR = BM3D at sigma ~ {crossover:.0f}", (crossover, ax.get_ylim()[1]),
                     xytext=(4, -14), textcoords="offset points", fontsize=8)
-    ax.set_xlabel("noise sigma (0..255 pixel units)")
     ax.set_ylabel("PSNR (dB), mean and 95% CI")
-    ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
+    return fig
+
+
+def psnr_vs_sigma_by_set(results, methods, labels=None, set_labels=None):
+    """One panel per set, side by side with a shared PSNR axis: each method's mean PSNR
+    (dB) with its 95% CI band against sigma (0..255 pixel units).
+
+    ``results``: {method: Scores} dicts from any number of ``evaluate`` calls (for example
+    Table 3's cells, and IA-LVR's from the Beyond chapter as ``{"ia-lvr": scores}``); each
+    method's point at a (set, sigma) comes from the one result that holds it (two raise
+    ValueError). Sets appear in the order first met. Returns the matplotlib Figure."""
+    from .experiments import SHORT_SET_LABELS
+    from .methods import label
+
+    labels = labels or {m: label(m) for m in methods}
+    set_labels = set_labels or SHORT_SET_LABELS
+    sets = list(dict.fromkeys(v.set_name for r in results for m, v in r.items()
+                              if m in methods))
+    if not sets:
+        raise ValueError(f"no result holds any of the methods {list(methods)}.")
+    fig, axes = plt.subplots(1, len(sets), figsize=(3.2 * len(sets) + 0.6, 3.6),
+                             sharey=True, squeeze=False)
+    for ax, name in zip(axes[0], sets):
+        _psnr_lines(ax, results, methods, labels, set_name=name)
+        ax.set_title(set_labels.get(name, name), fontsize=10)
+    axes[0][0].set_ylabel("PSNR (dB), mean and 95% CI")
+    legend = {}
+    for ax in axes[0]:
+        for h, n in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(n, h)
+    names = list(legend)
+    fig.legend([legend[n] for n in names], names, loc="lower center", ncol=len(names), fontsize=8,
+               frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig

@@ -16,29 +16,23 @@
 # %% [markdown]
 # # The paper's claims, checked
 #
-# Each claim is judged twice. **In the paper's regime**: LVR as the paper ran it, plain
-# gradient descent from a random start until the loss stops falling, with stochastic
-# clipping for the paper's LVR (and the sharpness vectors estimated from those
-# recoveries). **At convergence**: lvrlib's default, which reaches the projection the
-# method stands for (its measured gap to the projection is given per verdict). A claim
-# that holds in the first and not in the second is a statement about the optimiser, not
-# about projecting onto a GAN's range.
+# Does each claim of the paper hold where the paper made it, and does it survive a
+# recovery that reaches the projection the method stands for?
 #
 # ```{glue:md} claims_counts
 # :format: myst
 # ```
 #
-# One row per claim: for each regime the measured effect (the paired PSNR difference
-# between the method the paper says is better and the other, pooled over every image of
-# every set and noise level the claim covers), its 95% confidence interval, and a verdict
-# from the per-cell intervals (a cell is one set at one noise level): **holds** when every
-# cell's interval lies above zero, **does not hold** when no cell's does (the claimed
-# improvement is not shown anywhere: the difference is either negative or too small to
-# tell from zero), **mixed** otherwise; "cells holding" counts them. A claim about high
-# noise is **not measured** when the profile has no noise level that high, and a regime
-# that did not measure a table says so. The numbers are read from the cached results of
-# the table chapters (computed here if absent) and, for the paper's regime at the sample
-# profile, from its recorded run.
+# Each claim is judged twice. **In the paper's regime**: LVR as the paper ran it, plain
+# gradient descent from a random start until the loss stops falling, with stochastic
+# clipping for the paper's LVR (and the sharpness vectors estimated from those
+# recoveries). **At convergence**: lvrlib's default, which reaches the projection (its
+# measured gap to the projection is given per verdict below). A claim that holds in the
+# first and not in the second is a statement about the optimiser, not about projecting
+# onto a GAN's range. Each cell of the table: the verdict, and the measured effect (the
+# paired PSNR difference between the method the paper says is better and the other,
+# pooled over every image of every set and noise level the claim covers) with its 95%
+# confidence interval, in dB.
 
 # %% tags=["parameters"]
 profile = None      # "smoke", "sample" (default, or $LVRLIB_PROFILE) or "paper"
@@ -48,36 +42,39 @@ high_sigma = 50.0   # "high noise" for the Table 3 claims (0..255 pixel units)
 
 # %% tags=["hide-input"]
 import pandas as pd
-from IPython.display import Markdown
+from IPython.display import HTML, Markdown
 from myst_nb import glue
 
-from lvrlib.paper import REGIMES, claim_lines, claims, shown_claims
+from lvrlib.paper import (REGIMES, claim_lines, claims, glue_abstract, shown_claims,
+                          verdict_counts, verdicts_html)
 from lvrlib.profiles import get_profile
 
 P = get_profile(profile)
 table = claims(P, seed=seed, device=device, high_sigma=high_sigma)
-pd.set_option("display.max_colwidth", None)   # claims are sentences: never cut them
-shown_claims(table)
-
-# %% tags=["hide-input"]
-def counts_text(table):
-    parts = []
-    for key, where in (("paper", "In **the paper's regime**"), ("convergence", "**at convergence**")):
-        v = table.loc[table["regime"] == key, "verdict"].value_counts()
-        parts.append(f"{where}, {int(v.get('holds', 0))} of {int(v.sum())} claims hold, "
-                     f"{int(v.get('does not hold', 0))} do not hold, "
-                     f"{int(v.get('mixed', 0))} are mixed and "
-                     f"{int(v.get('not measured', 0))} were not measured")
-    return "; ".join(parts) + "."
-
-
+glue_abstract(table, P, device)    # the intro's abstract pastes these
 for key in REGIMES:
     counts = table.loc[table["regime"] == key, "verdict"].value_counts()
     for v in ("holds", "does not hold", "mixed", "not measured"):
         glue(f"n_{key}_{v.replace(' ', '_')}", int(counts.get(v, 0)), display=False)
 glue("n_claims", table["claim"].nunique(), display=False)
-glue("claims_counts", Markdown(counts_text(table)), display=False)
+glue("claims_counts", Markdown(verdict_counts(table)), display=False)
 glue("claims_list", Markdown(claim_lines(table)), display=False)
+HTML(verdicts_html(table))
+
+# %% [markdown]
+# **The verdict rule.** A verdict comes from the per-cell intervals (a cell is one set at
+# one noise level): **holds** when every cell's interval lies above zero, **does not
+# hold** when no cell's does (the claimed improvement is not shown anywhere: the
+# difference is either negative or too small to tell from zero), **mixed** otherwise;
+# "cells holding" below counts them. A claim about high noise is **not measured** when the
+# profile has no noise level that high, and a regime that did not measure a table says
+# so. The numbers are read from the cached results of the table chapters (computed here
+# if absent) and, for the paper's regime at the sample profile, from its recorded run.
+# The same table with the cells holding:
+
+# %% tags=["hide-input"]
+pd.set_option("display.max_colwidth", None)   # claims are sentences: never cut them
+shown_claims(table)
 
 # %% [markdown]
 # Each of the {glue:text}`n_claims` claims, with how LVR ran in each regime and the measured
@@ -106,7 +103,7 @@ table.loc[table["per cell (dB)"] != "", ["claim", "regime", "per cell (dB)"]].se
 # cell is the mean ± the half-width of its 95% interval (dB); the run recorded these per
 # method, not the paired differences.
 
-# %%
+# %% tags=["hide-input"]
 from lvrlib.experiments import lvr_description
 from lvrlib.methods import label
 from lvrlib.paper import compact_table, read_summary_csv

@@ -16,9 +16,19 @@
 # %% [markdown]
 # # Figures: what projection does to real faces
 #
+# What does projection do to a real face, and from which noise level on, if any, does it
+# overtake BM3D?
+#
+# ```{glue:md} crossing_text
+# :format: myst
+# ```
+#
 # The paper's Figs. 1-3 and a curve it implies: PSNR against the noise level for BM3D,
 # LVR and LVR-SA on real CelebA test images, with the noise level where projection
-# overtakes BM3D marked, if there is one.
+# overtakes BM3D marked, if there is one. Projection can only return a face of the
+# generator's range: on clean CelebA test faces LVR reaches {glue:text}`ceiling:.2f` dB
+# (95% CI {glue:text}`ceiling_lo:.2f` to {glue:text}`ceiling_hi:.2f`), the ceiling of every
+# denoised result below.
 
 # %% tags=["parameters"]
 profile = None   # "smoke", "sample" (default, or $LVRLIB_PROFILE) or "paper"
@@ -26,7 +36,7 @@ seed = 0
 device = "auto"  # "auto", "cpu" or "cuda"
 sigma = None     # this chapter's noise levels (the PSNR-against-sigma curve), a number or a list (0..255 pixel units); default: the profile's (0 to 100)
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 from IPython.display import Markdown
 from myst_nb import glue
@@ -103,7 +113,7 @@ for name in clean_unseen:
 # ## PSNR against noise level
 # Mean PSNR with 95% confidence bands on CelebA test images.
 
-# %%
+# %% tags=["hide-input"]
 cross = crossover_sigma(curve, "lvr", "bm3d")
 cross_sa = crossover_sigma(curve, "lvr-sa", "bm3d")
 psnr_vs_sigma(curve, CURVE_METHODS, crossover=cross)

@@ -16,6 +16,12 @@
 # %% [markdown]
 # # Reproducibility
 #
+# What does it take to rebuild this book, at which scale, and how long does it compute?
+# The experiments of the {glue:text}`profile_name` profile took
+# {glue:text}`total_minutes:.1f` minutes of compute when first run on the machine that
+# built this book; every result is cached, so a rebuild with unchanged code recomputes
+# nothing.
+#
 # ## Profiles
 # One parameter, `profile`, sets the scale of every chapter; the environment variable
 # `LVRLIB_PROFILE` sets its default (`smoke` in CI) and any notebook parameter overrides
@@ -26,7 +32,7 @@ profile = None   # the profile whose run times are shown
 seed = 0
 device = "auto"
 
-# %%
+# %% tags=["hide-input"]
 import pandas as pd
 from myst_nb import glue
 

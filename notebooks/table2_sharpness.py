@@ -16,6 +16,13 @@
 # %% [markdown]
 # # Table 2: the sharpness vector (LVR-SA)
 #
+# Does adding a "sharpness" offset to recovered latents improve the denoised faces, also
+# on real faces the generator never saw?
+#
+# ```{glue:md} t2_answer
+# :format: myst
+# ```
+#
 # Latents recovered from noisy images give smoother faces than the truth. The paper
 # estimates the average offset $s_\sigma = \overline{z} - \overline{\hat z}$ on generated
 # images at each noise level and adds it to recovered latents (LVR-SA). Here $s_\sigma$ is
@@ -26,10 +33,6 @@
 # the paper's regime (gradient descent from a random start with stochastic clipping, and
 # $s_\sigma$ estimated from those recoveries): the bias the vector corrects may be the
 # optimiser's.
-#
-# ```{glue:md} t2_answer
-# :format: myst
-# ```
 
 # %% tags=["parameters"]
 profile = None   # "smoke", "sample" (default, or $LVRLIB_PROFILE) or "paper"
@@ -37,7 +40,7 @@ seed = 0
 device = "auto"  # "auto", "cpu" or "cuda"
 sigma = None     # this chapter's noise levels, a number or a list (0..255 pixel units); default: the profile's (25, 50, 75, 100); s is always estimated at the profile's sharpness_sigmas
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import pandas as pd
 from myst_nb import glue

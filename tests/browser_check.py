@@ -4,6 +4,7 @@ see broken.
     python tests/browser_check.py _build/html              # check the build
     python tests/browser_check.py --self-test _build/html  # prove the checks can fail
     python tests/browser_check.py --break _build/html DEST # write a deliberately broken copy
+    python tests/browser_check.py --preflight              # Chromium and fonts installed?
 
 Each page (every ``*.html`` under the folder) is loaded in a 1280-px-wide window and fails
 the check when:
@@ -21,7 +22,11 @@ the check when:
   against the ``span.pasted-text`` values in the page, system messages fail the page, and
   a pasted value that is empty or "nan" counts as missing;
 - a table in the main text column is wider than the column (the reader would scroll
-  sideways), or the whole page scrolls sideways.
+  sideways), or the whole page scrolls sideways;
+- its first screen (the top 800 px, before any scrolling) reads like a paper's page: on a
+  notebook's page no code but the parameters cell (imports and helpers are folded behind
+  "show code") and at least 30 words of prose; on the book's first page (intro.html) the
+  abstract's verdicts table (``table.verdicts``) whole.
 
 Exit status 0 when every page passes, 1 when any fails (each problem is printed with its
 page), 2 when Chromium cannot be started. The browser is driven with the Chrome DevTools
@@ -48,6 +53,9 @@ import urllib.request
 from pathlib import Path
 
 WIDTH, HEIGHT = 1280, 900
+FIRST_SCREEN = 800     # px: what a reader sees of a page before scrolling (1280 x 800)
+FIRST_WORDS = 30       # a chapter's first screen shows at least this many words of prose
+ROOT_PAGE = "intro.html"   # the book's first page: its first screen holds the verdicts
 LOAD_TIMEOUT_S = 60.0
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -56,8 +64,9 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   f"--window-size={WIDTH},{HEIGHT}", "--remote-debugging-port=0")
 
 # Runs in the page after its load event; returns what the reader would see broken.
-PAGE_JS = r"""
+PAGE_JS_TEMPLATE = r"""
 (async () => {
+  const FIRST_SCREEN = %(first)d;
   const problems = [];
   const imgs = [...document.images];
   imgs.forEach(i => { i.loading = 'eager'; });   // lazy images off screen load now
@@ -112,9 +121,58 @@ PAGE_JS = r"""
     problems.push(['table', `the page scrolls sideways (${sw} px wide in a ${window.innerWidth} px window)`]);
   const links = [...document.querySelectorAll('a[href]')].map(a => a.href)
     .filter(h => h.startsWith('file:'));
-  return {problems, pasted: pasted.length, links};
+  // The first screen (FIRST_SCREEN px from the top, before any scrolling): the code a
+  // reader sees there (visible cell inputs; a folded one has no height), the words of
+  // prose, and whether the abstract's verdicts table fits in it whole.
+  window.scrollTo(0, 0);
+  // Folded content (a closed <details>, as Jupyter Book's hide-input) is not seen.
+  const seen = e => !e.closest('details:not([open])') && !e.closest('summary') &&
+                    (!e.checkVisibility || e.checkVisibility());
+  const onFirst = e => { const r = e.getBoundingClientRect();
+                         return seen(e) && r.height > 0 && r.top < FIRST_SCREEN; };
+  const code = [...main.querySelectorAll('div.cell_input')]
+    .filter(onFirst)
+    .map(e => ({parameters: !!e.closest('.tag_parameters'),
+                text: (e.innerText || '').trim().split('\n')[0].slice(0, 80)}));
+  const words = [...main.querySelectorAll('p')]
+    .filter(e => !e.closest('div.cell_input, div.cell_output') && onFirst(e))
+    .reduce((n, e) => n + (e.innerText || '').split(/\s+/).filter(Boolean).length, 0);
+  const v = main.querySelector('table.verdicts');
+  const vr = v && v.getBoundingClientRect();
+  const verdicts = !v ? 'absent' : (vr.height > 0 && vr.bottom <= FIRST_SCREEN ? 'whole' :
+                                    `bottom at ${Math.round(vr.bottom)} px`);
+  return {problems, pasted: pasted.length, links, first: {code, words, verdicts}};
 })()
 """
+PAGE_JS = PAGE_JS_TEMPLATE.replace("%(first)d", str(FIRST_SCREEN))
+
+
+#: The fonts the width check assumes (table widths depend on them): Liberation Sans
+#: stands in for Arial in the theme's font stack, DejaVu is the fallback.
+FONTS = ("Liberation Sans", "DejaVu Sans")
+INSTALL_HINT = ("Debian/Ubuntu: apt-get install -y chromium fonts-liberation "
+                "fonts-dejavu-core (or set $CHROMIUM to a Chromium or Chrome binary)")
+
+
+def preflight() -> list[str]:
+    """What the check needs and this machine lacks (Chromium, the fonts in ``FONTS``),
+    each with the install command; [] when nothing is missing. Stdlib only, so that
+    ``make test`` can ask before it builds anything."""
+    missing = []
+    try:
+        exe = find_chromium()
+        if not os.access(exe, os.X_OK):
+            missing.append(f"$CHROMIUM={exe} is not an executable file")
+    except FileNotFoundError:
+        missing.append("no Chromium or Chrome on $PATH and no $CHROMIUM")
+    fc = shutil.which("fc-list")
+    if fc is None:
+        missing.append("fc-list (fontconfig), to list the installed fonts")
+    else:
+        families = subprocess.run([fc, ":", "family"], capture_output=True, text=True).stdout
+        have = {f.strip() for line in families.splitlines() for f in line.split(",")}
+        missing += [f"the font {f!r}" for f in FONTS if f not in have]
+    return missing
 
 
 def find_chromium() -> str:
@@ -246,6 +304,25 @@ def glue_roles_in_source(html_root: Path, page: Path) -> int | None:
     return len(re.findall(r"\{glue:text\}`[^`]+`", text))
 
 
+def first_screen_problems(html_root: Path, page: Path, first: dict) -> list[str]:
+    """What a chapter's first screen must show: on a notebook's page, prose and no code
+    but the parameters cell (papermill's, which stays visible); on the book's first page,
+    the abstract's verdicts table whole."""
+    probs = []
+    rel = page.relative_to(html_root).with_suffix("")
+    if (html_root / "_sources" / (str(rel) + ".ipynb")).exists():
+        shown = [c["text"] for c in first["code"] if not c["parameters"]]
+        if shown:
+            probs.append(f"the first screen ({FIRST_SCREEN} px) shows code: {shown[0]!r}")
+        if first["words"] < FIRST_WORDS:
+            probs.append(f"the first screen ({FIRST_SCREEN} px) shows {first['words']} words "
+                         f"of text, fewer than {FIRST_WORDS}")
+    if str(page.relative_to(html_root)) == ROOT_PAGE and first["verdicts"] != "whole":
+        probs.append(f"the verdicts table is not on the first screen ({FIRST_SCREEN} px): "
+                     f"{first['verdicts']}")
+    return probs
+
+
 REDIRECT = re.compile(r'<meta http-equiv="refresh" content="\d+;\s*url=([^"]+)"', re.I)
 
 
@@ -299,6 +376,7 @@ async def check_pages(html_root: Path, pages: list[Path], exe: str
             for target in sorted(targets):
                 if not Path(target).exists():
                     probs.append(f"links to a missing file: {_local(target, html_root)}")
+            probs += first_screen_problems(html_root, page, out["first"])
             want = glue_roles_in_source(html_root, page)
             if want is not None and out["pasted"] < want:
                 probs.append(f"glued value missing: the source has {want} {{glue:text}} "
@@ -356,6 +434,10 @@ MISSING_GLUE = ('<aside class="system-message"><p class="system-message-title">S
                 ' WARNING/2</p><p>No key \u2018t3_gone\u2019 found in glue data for this '
                 'document.</p></aside>')
 
+CODE_CELL = ('<div class="cell docutils container"><div class="cell_input docutils container">'
+             '<div class="highlight-ipython3 notranslate"><div class="highlight"><pre>'
+             'import numpy as np  # injected by browser_check --break</pre></div></div></div></div>')
+
 
 ARTICLE = '<article class="bd-article">'
 
@@ -385,7 +467,8 @@ def break_copy(src: Path, dest: Path) -> dict[str, list[tuple[str, str]]]:
     tb_page, img_page = others[0], others[1]
     table_page = others[2] if len(others) > 2 else others[0]
     # A chapter that is gone: every page's navigation still links to it.
-    gone = next(p for p in reversed(others) if p not in (tb_page, img_page, table_page))
+    gone = next(p for p in reversed(others) if p not in (tb_page, img_page, table_page)
+                and p.name != ROOT_PAGE)
     gone.unlink()
     _inject(tb_page, TRACEBACK)
     _inject(img_page, f'<p><img alt="gone" src="_images/no-such-figure.png">'
@@ -398,6 +481,17 @@ def break_copy(src: Path, dest: Path) -> dict[str, list[tuple[str, str]]]:
     body = re.sub(r'<span class="pasted-text">[^<]*</span>', "", body, count=1)
     body = re.sub(r'<span class="pasted-text">[^<]*</span>', MISSING_GLUE, body, count=1)
     glue_page.write_text(head + body, encoding="utf-8")
+    # Code on a chapter's first screen, and the verdicts gone from the book's first page.
+    notebook_pages = [p for p in others if p not in (tb_page, img_page, table_page, gone)
+                      and (dest / "_sources" / (str(p.relative_to(dest).with_suffix("")) + ".ipynb")).exists()]
+    root = dest / ROOT_PAGE
+    if not notebook_pages or not root.exists():
+        raise ValueError(f"{src} has no notebook page left to break, or no {ROOT_PAGE}.")
+    code_page = notebook_pages[0]
+    _inject(code_page, CODE_CELL)
+    html = root.read_text(encoding="utf-8")
+    root.write_text(html.replace('class="dataframe verdicts"', 'class="dataframe"'),
+                    encoding="utf-8")
     rel = lambda p: str(p.relative_to(dest))
     injected: dict[str, list[tuple[str, str]]] = {}
     for page, kind, expected in [
@@ -407,7 +501,9 @@ def break_copy(src: Path, dest: Path) -> dict[str, list[tuple[str, str]]]:
             (table_page, "a wide table", "wider than the text column"),
             (glue_page, "a glued value gone", "glued value missing"),
             (glue_page, "a missing glue key's warning", "No key \u2018t3_gone\u2019 found in glue data"),
-            (tb_page, f"a link to the deleted {rel(gone)}", f"links to a missing file: {rel(gone)}")]:
+            (tb_page, f"a link to the deleted {rel(gone)}", f"links to a missing file: {rel(gone)}"),
+            (code_page, "code on the first screen", f"the first screen ({FIRST_SCREEN} px) shows code"),
+            (root, "the verdicts table removed", "the verdicts table is not on the first screen")]:
         injected.setdefault(rel(page), []).append((kind, expected))
     return injected
 
@@ -431,14 +527,28 @@ def self_test(src: Path) -> int:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("html", type=Path, help="the built book, e.g. _build/html")
+    ap.add_argument("html", type=Path, nargs="?", help="the built book, e.g. _build/html")
     ap.add_argument("dest", type=Path, nargs="?", help="with --break: the broken copy")
     mode = ap.add_mutually_exclusive_group()
     mode.add_argument("--self-test", action="store_true",
                       help="break a temporary copy and check that every problem is reported")
     mode.add_argument("--break", dest="break_", action="store_true",
                       help="write a deliberately broken copy of the build to DEST")
+    mode.add_argument("--preflight", action="store_true",
+                      help="only check that Chromium and the fonts are installed")
     a = ap.parse_args(argv)
+    if a.preflight:
+        missing = preflight()
+        for m in missing:
+            print(f"browser check needs {m}", file=sys.stderr)
+        if missing:
+            print(f"install: {INSTALL_HINT}", file=sys.stderr)
+            return 2
+        print(f"browser check: Chromium ({find_chromium()}) and the fonts "
+              f"{', '.join(FONTS)} are installed")
+        return 0
+    if a.html is None:
+        ap.error("the built book's folder is needed, e.g. _build/html.")
     if not a.html.is_dir():
         ap.error(f"{a.html} is not a folder: build the book first (make smoke-book).")
     try:

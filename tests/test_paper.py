@@ -504,3 +504,46 @@ def test_compute_curve_reads_back_what_it_computed(tmp_path, monkeypatch):
     pd.testing.assert_frame_equal(first, again)
     assert list(first["steps"]) == [1, 2, 4] and first["seconds_per_image"].is_monotonic_increasing
     assert first.attrs["init"] == "encoder" and (first["z_mse"] > 0).all()
+
+
+def test_the_abstract_shows_every_claim_in_both_regimes(monkeypatch):
+    """The abstract's verdicts table (pasted into the intro) has one row per claim, each
+    cell the verdict and the pooled effect of that claim in that regime."""
+    prof = fake_tables(monkeypatch, (75,))
+    t = paper.claims(prof, high_sigma=50)
+    v = paper.verdicts_table(t)
+    assert list(v.columns) == ["the paper's regime", "at convergence"]
+    assert len(v) == t["claim"].nunique() == 10
+    assert v.index.is_unique and v.index[0].startswith("T1: stochastic clipping")
+    row = t[(t["short"] == v.index[1]) & (t["regime"] == "paper")].iloc[0]
+    half = (row["95% CI high"] - row["95% CI low"]) / 2
+    assert v.iloc[1, 0] == f"{row['verdict']}: {row['effect (dB)']:+.2f} \u00b1{half:.2f}".replace("-", "\u2212")
+    # IA-LVR is judged at convergence only: the paper's regime cell says so.
+    assert v.iloc[-1, 0] == "not judged" and v.index[-1].startswith("Beyond:")
+    html = paper.verdicts_html(t)
+    assert html.count("<tr>") == 11 and 'class="dataframe verdicts"' in html
+    assert html.count("<strong") == 19     # every judged cell names its verdict
+    assert paper.verdict_counts(t).startswith("In the paper's regime 9 of 9 claims hold")
+    # A changed verdict changes its cell and the counts.
+    t2 = t.copy()
+    t2.loc[(t2["short"] == v.index[0]) & (t2["regime"] == "paper"), "verdict"] = "mixed"
+    assert paper.verdicts_table(t2).iloc[0, 0].startswith("mixed: ")
+    assert "8 of 9 claims hold, 0 do not, 1 are mixed" in paper.verdict_counts(t2)
+
+
+def test_psnr_by_set_draws_one_panel_per_set_and_refuses_duplicates():
+    from lvrlib.plots import psnr_vs_sigma_by_set
+    import matplotlib.pyplot as plt
+    cells = [result(s, sg, {"bm3d": [20.0 + sg / 50, 21, 22], "lvr": [19.0, 20, 21]})
+             for s in ("celeba-test", "olivetti") for sg in (50, 100)]
+    extra = [{"ia-lvr": result("celeba-test", sg, {"ia-lvr": [22.0, 23, 24]})["ia-lvr"]}
+             for sg in (50, 100)]
+    fig = psnr_vs_sigma_by_set(cells + extra, ["bm3d", "lvr", "ia-lvr"])
+    axes = fig.axes
+    assert [a.get_title() for a in axes] == ["CelebA test", "Olivetti"]
+    assert [len(a.lines) for a in axes] == [3, 2]      # IA-LVR only where it was run
+    x, y = axes[0].lines[0].get_data()
+    assert list(x) == [50, 100] and list(y) == pytest.approx([64 / 3, 65 / 3])   # means of [21|22, 21, 22]
+    plt.close(fig)
+    with pytest.raises(ValueError, match="two results for lvr at sigma 50 on celeba-test"):
+        psnr_vs_sigma_by_set(cells + [cells[0]], ["lvr"])

@@ -138,3 +138,50 @@ def test_compare_builds_sees_glued_values_and_tables(tmp_path):
     assert compare(old, build(tmp_path / "same", "21.26", "22.8 ±0.6"), "") == []
     diff = compare(old, build(tmp_path / "new", "21.27", "22.8 ±0.7"), "")
     assert len(diff) == 2 and "t3_lvr" in diff[0] and "±0.7" in diff[1]
+
+
+def _cells(nb_py: Path) -> list[dict]:
+    """The cells of a notebook as the book renders them (its paired .ipynb)."""
+    import json
+    return json.loads(nb_py.with_suffix(".ipynb").read_text())["cells"]
+
+
+def _tags(cell: dict) -> set[str]:
+    return set(cell.get("metadata", {}).get("tags", []))
+
+
+HIDDEN = {"hide-input", "remove-input", "remove-cell"}
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_plumbing_is_folded_and_parameters_shown(nb):
+    """A reader sees prose and results first: every code cell that imports or defines a
+    function is folded (hide-input), the parameters cell (papermill's) stays visible."""
+    shown_plumbing = []
+    params = []
+    for k, c in enumerate(_cells(nb)):
+        if c["cell_type"] != "code":
+            continue
+        src = "".join(c["source"])
+        if "parameters" in _tags(c):
+            params.append(k)
+            assert not _tags(c) & HIDDEN, f"cell {k}: the parameters cell is hidden"
+            continue
+        if re.search(r"^\s*(import |from \S+ import |def |class )", src, re.M) \
+                and not _tags(c) & HIDDEN:
+            shown_plumbing.append((k, src.splitlines()[0]))
+    assert len(params) == 1, f"{nb.stem}: {len(params)} parameters cells"
+    assert not shown_plumbing, f"{nb.stem}: code cells shown with imports or helpers: {shown_plumbing}"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_each_chapter_opens_with_its_answer(nb):
+    """The first cell is the chapter's title, its question and a glued answer, before any
+    code: the answer is computed, never typed."""
+    first = _cells(nb)[0]
+    text = "".join(first["source"])
+    assert first["cell_type"] == "markdown" and text.startswith("# "), nb.stem
+    assert "?" in text.split("\n\n", 2)[1] or "?" in text[:600], \
+        f"{nb.stem}: the opening paragraph asks no question"
+    assert re.search(r"\{glue:(md|text|figure)\}", text), \
+        f"{nb.stem}: the first cell pastes no computed answer"
