@@ -8,7 +8,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 SMOKE   = LVRLIB_PROFILE=smoke LVRLIB_RESULTS=$(CURDIR)/.cache/smoke-results
 
-.PHONY: book test unit smoke-book browser-check smoke-notebooks benchmark clean
+.PHONY: book test preflight unit smoke-book browser-check smoke-notebooks benchmark clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,11 @@ book: $(VENV)/.installed
 	$(BIN)/jupyter-book build book/
 	@echo "The book is in _build/html/index.html"
 
-test: unit smoke-book browser-check smoke-notebooks
+# preflight first: what the browser check needs is asked before any work, not after.
+test: preflight unit smoke-book browser-check smoke-notebooks
+
+preflight:
+	$(PYTHON) tests/browser_check.py --preflight
 
 unit: $(VENV)/.installed
 	$(BIN)/python -m pytest -q --durations=10
