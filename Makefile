@@ -8,15 +8,32 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 SMOKE   = LVRLIB_PROFILE=smoke LVRLIB_RESULTS=$(CURDIR)/.cache/smoke-results
 
-.PHONY: book test preflight unit smoke-book browser-check smoke-notebooks benchmark clean
+.PHONY: book test preflight lock unit smoke-book browser-check smoke-notebooks benchmark clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/activate
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[book,test]"
+# The environment is installed with the versions that built the book (constraints.txt,
+# every package pinned); `make book CONSTRAINTS=` installs from pyproject.toml's loose
+# ranges instead, and `make lock` rewrites constraints.txt with the newest versions that
+# fit those ranges (then rebuild and compare: tests/compare_builds.py).
+CONSTRAINTS ?= constraints.txt
+PIP_C = $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
+
+$(VENV)/.installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/activate
+	$(BIN)/python -m pip install --quiet $(PIP_C) --upgrade pip
+	$(BIN)/python -m pip install --quiet $(PIP_C) -e ".[book,test]"
 	touch $@
+
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip
+	.lock-venv/bin/python -m pip install --quiet ".[book,test]"
+	.lock-venv/bin/python tests/lock.py > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	rm -rf .lock-venv
+	@echo "constraints.txt rewritten; rebuild the book and compare it with the last build."
 
 book: $(VENV)/.installed
 	$(BIN)/jupyter-book build book/
