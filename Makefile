@@ -35,9 +35,21 @@ lock:
 	rm -rf .lock-venv
 	@echo "constraints.txt rewritten; rebuild the book and compare it with the last build."
 
+# A build that was interrupted (killed during a notebook, while Sphinx wrote its pages)
+# can leave pages that look up to date: the marker _build/.complete is removed before a
+# build and written after it, and a build that finds _build without it starts afresh.
+# Cached results survive: each entry is written atomically (lvrlib/_io.py). Two builds of
+# one checkout at once take turns (flock, where the system has it).
+BOOK  ?= book
+BUILD ?= _build
+LOCK   = $(if $(shell command -v flock),flock $(BUILD).lock)
+
 book: $(VENV)/.installed
-	$(BIN)/jupyter-book build book/
-	@echo "The book is in _build/html/index.html"
+	$(LOCK) sh -c 'if [ -d $(BUILD) ] && [ ! -f $(BUILD)/.complete ]; then \
+	  echo "$(BUILD) is from a build that did not finish: building every page again"; \
+	  rm -rf $(BUILD); fi; \
+	  rm -f $(BUILD)/.complete && $(BIN)/jupyter-book build $(BOOK) && touch $(BUILD)/.complete'
+	@echo "The book is in $(BUILD)/html/index.html"
 
 # preflight first: what the browser check needs is asked before any work, not after.
 test: preflight unit smoke-book browser-check smoke-notebooks
