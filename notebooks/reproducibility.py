@@ -81,6 +81,25 @@ per_method.round(3)
 # start from; the total counts it once). The README lists the measured wall-clock times of
 # `make book` and `make test` on the project's 2-core machine.
 #
+# ## The machine and the versions
+# This build ran on {glue:text}`env_machine`. `make book` installs every package at the
+# version that built the book's numbers (`constraints.txt`; `make lock` regenerates it);
+# {glue:text}`env_same` of the {glue:text}`env_n` packages below are at that version here.
+# The recorded runs (`book/data/*/`) each name their own machine and versions in their
+# README and machine files.
+
+# %% tags=["hide-input"]
+from lvrlib.reproducibility import environment_table, machine
+
+mach = machine()
+env = environment_table()
+glue("env_machine", f"{mach['cpu']} ({mach['cores']} cores, {mach['os']}), Python "
+     f"{mach['python']}, torch with {mach['torch threads']} threads", display=False)
+glue("env_same", int(env["same"].sum()), display=False)
+glue("env_n", len(env), display=False)
+env
+
+# %% [markdown]
 # ## Running at paper scale
 # The `paper` profile reads full CelebA and LFW from disk and optimises longer, with
 # restarts; a GPU is recommended (`device="cuda"`).

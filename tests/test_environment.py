@@ -53,3 +53,25 @@ def test_lock_pins_leave_out_lvrlib_editables_and_local_labels():
               "torch==2.13.0+cpu\nNumPy==2.4.6\nlvrlib==0.1.0\n"
               "foo @ file:///tmp/foo.whl\npip==26.3\n")
     assert lock.pins(freeze) == ["NumPy==2.4.6", "pip==26.3", "torch==2.13.0"]
+
+
+def test_citation_names_the_repository_version_and_the_paper():
+    yaml = pytest.importorskip("yaml")
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert cff["cff-version"] == "1.2.0" and cff["version"] == project["version"]
+    assert cff["license"] == project["license"]
+    [paper] = cff["references"]
+    assert paper["identifiers"][0]["value"] == "arXiv:1803.04477"
+    assert [a["family-names"] for a in paper["authors"]] == ["Tripathi", "Lipton", "Nguyen"]
+
+
+def test_environment_table_compares_installed_and_pinned(tmp_path):
+    from lvrlib.reproducibility import environment_table
+    pins = tmp_path / "c.txt"
+    pins.write_text("# header\nnumpy==0.0.1\ntorch==%s\n" % __import__("torch").__version__.split("+")[0])
+    t = environment_table(("numpy", "torch", "no-such-package"), pins)
+    assert not t.loc["numpy", "same"] and t.loc["numpy", "constraints.txt"] == "0.0.1"
+    assert t.loc["torch", "same"]                      # 2.13.0+cpu is 2.13.0
+    assert t.loc["no-such-package", "installed"] == "not installed"
+    assert t.loc["no-such-package", "constraints.txt"] == "not pinned"
