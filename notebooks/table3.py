@@ -143,26 +143,18 @@ plt.show()
 import pandas as pd
 from IPython.display import Markdown
 
-from lvrlib.paper import paper_description, paper_table23
+from lvrlib.paper import first_images, paper_description, paper_table23
 
 paper = paper_table23(P, "3", seed=seed, device=device)
 glue("t3_paper_how", paper_description(P, device, "2,3"), display=False)
 conv = {(r["lvr"].set_name, r["lvr"].sigma): r for r in results}
-
-
-def first(cell, k):
-    """The cell's scores on its first k images (the images the paper's regime measured)."""
-    from dataclasses import replace
-    return {m: replace(v, psnr=v.psnr[:k], ssim=v.ssim[:k]) for m, v in cell.items()
-            if hasattr(v, "psnr") and v.psnr is not None}
-
-
-both = []
+both = []   # the paper's regime beside converged LVR on the same (first) images
 for r in paper:
     c = conv.get((r["lvr"].set_name, r["lvr"].sigma))
     if c is not None:
         k = len(r["lvr"].psnr)
-        both.append({**{f"paper {m}": v for m, v in r.items()}, **first(c, k)})
+        both.append({**{f"paper {m}": v for m, v in r.items()},
+                     **{m: first_images(v, k) for m, v in c.items() if m != "clean"}})
 answer = (f"At convergence, on CelebA test images at sigma {top_sigma:g}, LVR minus BM3D is "
           f"{float(at_top.loc['lvr', 'diff']):+.2f} dB (95% CI "
           f"{float(at_top.loc['lvr', 'low']):.2f} to {float(at_top.loc['lvr', 'high']):.2f})")

@@ -547,3 +547,32 @@ def test_psnr_by_set_draws_one_panel_per_set_and_refuses_duplicates():
     plt.close(fig)
     with pytest.raises(ValueError, match="two results for lvr at sigma 50 on celeba-test"):
         psnr_vs_sigma_by_set(cells + [cells[0]], ["lvr"])
+
+
+def test_beyond_reads_bm3d_from_table3s_cells_and_gets_the_same_scores(monkeypatch, tmp_path):
+    """The Beyond chapter's BM3D cells are the first n_adaptive images of Table 3's: the
+    same images with the same noise, so the same scores as running BM3D on those images
+    (BM3D runs on one thread, image by image), without running it twice."""
+    monkeypatch.setenv("LVRLIB_RESULTS", str(tmp_path))
+    for var in ("LVRLIB_NO_CACHE", "LVRLIB_CHECKPOINT", "LVRLIB_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    prof = get_profile("smoke", unseen=("olivetti",), n_unseen=3, n_adaptive=2)
+    calls = []
+    real = paper.evaluate
+
+    def spy(name, sigma, methods, profile, **kw):
+        calls.append((name, tuple(methods), kw.get("n")))
+        return real(name, sigma, methods, profile, **kw)
+
+    monkeypatch.setattr(paper, "evaluate", spy)
+    monkeypatch.setattr(paper, "BEYOND_METHODS", ("noisy", "bm3d", "lvr"))   # no DIP/IA-LVR here
+    [r] = paper.beyond(prof, [50], device="cpu")[1:]          # olivetti
+    assert ("olivetti", paper.PER_IMAGE_METHODS, None) in calls     # Table 3's cell
+    assert ("olivetti", ("lvr",), 2) in calls                       # its own images
+    alone = real("olivetti", 50, ["noisy", "bm3d"], prof, n=2, keep=2, device="cpu")
+    np.testing.assert_array_equal(r["bm3d"].psnr, alone["bm3d"].psnr)
+    np.testing.assert_array_equal(r["noisy"].psnr, alone["noisy"].psnr)
+    assert torch.equal(r["bm3d"].images, alone["bm3d"].images)
+    assert len(r["lvr"].psnr) == len(r["bm3d"].psnr) == 2
+    with pytest.raises(ValueError, match="3 images asked of a cell of 2"):
+        paper.first_images(r["bm3d"], 3)
