@@ -56,6 +56,8 @@ def test_round_trip_float32_is_exact(saved, netG, z):
     loaded = load_generator(saved)
     assert not loaded.training
     assert loaded.config == TINY
+    # Exact: bit-identical weights in the same layout through the same module, at the same
+    # batch size, run the same kernels on the same numbers.
     with torch.no_grad():
         assert torch.equal(loaded(z), netG(z))
     assert all(torch.equal(v, netG.state_dict()[k]) for k, v in loaded.state_dict().items())
@@ -70,8 +72,14 @@ def test_float16_export_is_close_and_half_the_size(tmp_path, saved, netG, z):
     loaded = load_generator(dst)
     assert all(p.dtype == torch.float32 for p in loaded.parameters())
     with torch.no_grad():
-        diff = (loaded(z) - netG(z)).abs().max().item()
-    assert 0 < diff < 1e-3  # float16 rounding, nothing worse
+        ref = netG(z)
+        diff = (loaded(z) - ref).abs().max().item()
+    # float16 rounding, nothing worse: 11 significant bits, u16 = 2^-11 ~ 4.9e-4 relative
+    # per weight and batch-norm number; through the five layers the outputs move by a few
+    # u16 of their size (independent roundings add in quadrature), far under 5e-3 of it.
+    # Relative: this untrained generator's outputs are all below 1e-3 (DCGAN's N(0, 0.02)
+    # weights shrink the signal), so an absolute 1e-3 would pass any output at all.
+    assert 0 < diff < 5e-3 * float(ref.abs().max())
     assert dst.stat().st_size < 0.6 * saved.stat().st_size
     meta = read_metadata(dst)
     assert meta["dtype"] == "float16" and meta["note"] == "test"

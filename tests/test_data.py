@@ -370,6 +370,7 @@ def test_olivetti_from_the_scikit_learn_cache_file(sample_env, olivetti_images):
     assert x.min() == -1.0 and x.max() == 1.0
     # orientation as scikit-learn's .images: row r, column c of face i
     expected = torch.from_numpy(olivetti_images.astype(np.float32) / 255.0 * 2 - 1)
+    # Two float32 formulas for one value in [-1, 1]: a few roundings apart, <= 3e-7.
     assert torch.allclose(x[:, 0], expected, atol=1e-6)
     assert torch.equal(D.olivetti(limit=5), x[:5])
 

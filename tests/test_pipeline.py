@@ -91,7 +91,7 @@ def test_recover_records_the_resolved_settings_and_takes_them_as_an_object(G, y)
     settings = LVRSettings(steps=5, strategy="none", id="mine")
     a = recover(G, y, settings, seed=1)
     b = recover(G, y, seed=1, steps=5, strategy="none", id="mine")
-    assert torch.equal(a.z, b.z) and a.settings == b.settings
+    assert torch.equal(a.z, b.z) and a.settings == b.settings   # exact: one run, twice
     assert a.settings == settings.resolve(G)[0].asdict()
     assert a.settings["init"] == "random" and a.settings["id"] == "mine"
     # Fields given as keywords change the object's fields, not the object.
@@ -182,6 +182,7 @@ def test_run_methods_recovers_once_for_the_methods_that_start_from_lvr(G, y, mon
     ctx = Context(generator=G, lvr=LVRSettings(steps=4), bank=bank, seed=3, ia_steps=2)
     out = run_methods(["lvr-sa", "ia-lvr", "lvr"], y, 30.0, ctx)
     assert len(calls) == 1 and list(out) == ["lvr-sa", "ia-lvr", "lvr"]
+    # Exact: the same calls on the same 3 images, so the same kernels on the same numbers.
     lvr = run_method("lvr", y, 30.0, ctx)
     assert torch.equal(out["lvr"].z, lvr.z)
     sa = run_method("lvr-sa", y, 30.0, ctx, start=lvr)
@@ -219,6 +220,7 @@ def test_classical_methods_take_a_sigma_per_image_or_estimate_it(y):
     ctx = Context()
     one = run_method("tv", y[:2], 30.0, ctx)
     per = run_method("tv", y[:2], [30.0, 30.0], ctx)
+    # Exact: one sigma is expanded to one per image, the same float64 code then runs.
     assert torch.equal(one.images, per.images) and list(one.sigma_used) == [30.0, 30.0]
     blind = run_method("bm3d-blind", y[:1], None, ctx)
     assert blind.sigma_used.shape == (1,) and blind.sigma_used[0] > 10

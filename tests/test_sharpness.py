@@ -44,6 +44,7 @@ def test_sharpness_vector_is_mean_true_minus_mean_recovered(G):
     res = recover(G, y, seed=seed + 2, device="cpu", **RECOVER)
 
     assert s.shape == (NZ,)
+    # Exact: the same draws through the same calls (G on a batch of 3, then recover on it).
     torch.testing.assert_close(s, z.mean(0) - res.z.mean(0), rtol=0, atol=0)
     assert s.abs().max() > 0
     assert info["sigma"] == 50.0 and info["n"] == n and info["seed"] == seed
@@ -56,7 +57,7 @@ def test_sharpness_vector_depends_on_seed_and_needs_two_images(G):
     a, _ = sharpness_vector(G, 25, 2, seed=0, **RECOVER)
     b, _ = sharpness_vector(G, 25, 2, seed=0, **RECOVER)
     c, _ = sharpness_vector(G, 25, 2, seed=1, **RECOVER)
-    assert torch.equal(a, b)
+    assert torch.equal(a, b)                 # exact: the same call twice
     assert not torch.equal(a, c)
     with pytest.raises(ValueError, match="n=1"):
         sharpness_vector(G, 25, 1, **RECOVER)
@@ -73,7 +74,7 @@ def test_sharpness_bank_uses_the_same_latents_at_every_sigma(G):
     assert bank.sigmas == [25.0, 50.0]
     for row, sigma in zip(bank.vectors, bank.sigmas):
         v, _ = sharpness_vector(G, sigma, 2, seed=3, **RECOVER)
-        assert torch.equal(row, v)
+        assert torch.equal(row, v)           # exact: the bank makes this very call
 
 
 # --------------------------------------------------------------------------- SharpnessBank
@@ -155,6 +156,7 @@ def test_lvr_sa_is_generator_of_the_sum(G):
         expected = G(z + s)
     out = lvr_sa(G, z, s)
     assert out.shape == (3, 3, 64, 64)
+    # Exact: the same module on the same latents (the clamp changes none of them).
     torch.testing.assert_close(out, expected, rtol=0, atol=0)
 
 
@@ -166,6 +168,7 @@ def test_lvr_sa_clamps_the_sum_to_the_box(G):
         expected = G(signs.expand(3, -1).contiguous())
         unclamped = G(z + s)
     out = lvr_sa(G, z, s)
+    # Exact: the clamp gives exactly +-1, the same latents through the same module.
     torch.testing.assert_close(out, expected, rtol=0, atol=0)
     assert not torch.allclose(out, unclamped)
 

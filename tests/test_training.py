@@ -35,6 +35,9 @@ def weights(path):
 
 
 def assert_same_weights(a: dict, b: dict):
+    """Bit for bit: a resumed run loads the saved weights and optimiser state bit for bit
+    and then makes the uninterrupted run's steps, on the same batches with the same kernels
+    in this process, so no rounding differs."""
     assert a.keys() == b.keys()
     for k in a:
         assert torch.equal(a[k], b[k]), k
