@@ -128,13 +128,16 @@ def _plan(folded: nn.Module):
 
 def _forward(plan, weights, z: torch.Tensor) -> torch.Tensor:
     """Images (n, C, H, W) for latents z (n, nz) and per-image weights: weights[2l] is
-    (n, Cin, Cout, k, k) and weights[2l + 1] is (n, Cout) for the l-th convolution.
+    (n, Cout k k, Cin) and weights[2l + 1] is (n, Cout) for the l-th convolution
+    (``_stacked_weights``).
 
     A transposed convolution with per-image weights is a batched matrix product (each
     input pixel times its image's weights gives a k x k patch per output channel)
     followed by ``fold``, which adds the overlapping patches up: measured 1.8x faster per
     step on this 2-core CPU than the same layer as a convolution with one group per
-    image."""
+    image. The weights are kept in the product's own layout, so neither the product nor
+    the gradient of the weights needs a transposed copy: 28 against 41 ms per step on one
+    image (forward, backward and Adam; 2 threads)."""
     n = z.shape[0]
     x = z.reshape(n, -1, 1, 1)
     li = 0
@@ -142,10 +145,9 @@ def _forward(plan, weights, z: torch.Tensor) -> torch.Tensor:
         if kind == "conv":
             w, b = weights[li], weights[li + 1]
             li += 2
-            cin, cout, kh, kw = w.shape[1:]
+            cin, kh, kw = m.in_channels, *m.kernel_size
             h, wd = x.shape[-2:]
-            cols = torch.bmm(w.reshape(n, cin, cout * kh * kw).transpose(1, 2),
-                             x.reshape(n, cin, h * wd))
+            cols = torch.bmm(w, x.reshape(n, cin, h * wd))
             size = [(d - 1) * s - 2 * p + dl * (k - 1) + op + 1 for d, s, p, dl, k, op in
                     zip((h, wd), m.stride, m.padding, m.dilation, (kh, kw), m.output_padding)]
             x = F.fold(cols, size, (kh, kw), dilation=m.dilation, padding=m.padding,
@@ -158,10 +160,14 @@ def _forward(plan, weights, z: torch.Tensor) -> torch.Tensor:
 
 
 def _stacked_weights(plan, n: int) -> list[torch.Tensor]:
+    """The folded generator's weights repeated for n images: per convolution its weight
+    (Cin, Cout, k, k) as (n, Cout k k, Cin), contiguous, and its bias as (n, Cout)."""
     out = []
     for kind, m in plan:
         if kind == "conv":
-            out.append(m.weight.detach()[None].repeat(n, 1, 1, 1, 1).contiguous())
+            cin = m.weight.shape[0]
+            w = m.weight.detach().reshape(cin, -1).t()
+            out.append(w[None].repeat(n, 1, 1).contiguous())
             out.append(m.bias.detach()[None].repeat(n, 1).contiguous())
     return out
 
