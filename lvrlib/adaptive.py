@@ -33,8 +33,9 @@ from .dcgan import DCGANConfig, Generator, device_for, resolve_device, sample_la
 from .physics import Operator, operator_for, sigma_to_unit
 from .recovery import recover
 
-__all__ = ["AdaptiveResult", "ia_lvr", "dip", "backproject", "discrepancy_target",
-           "IA_STEPS", "IA_LR", "IA_LR_Z", "DIP_STEPS", "DIP_LR", "TAU"]
+__all__ = ["AdaptiveResult", "ia_lvr", "ia_lvr_ensemble", "ensemble_plan", "dip",
+           "backproject", "discrepancy_target", "IA_STEPS", "IA_LR", "IA_LR_Z", "DIP_STEPS",
+           "DIP_LR", "TAU", "ENSEMBLE_MEMBERS"]
 
 # Defaults, chosen on CelebA-sample *training* faces (never the test images the book
 # scores): see ``python benchmarks/adaptive_tune.py``.
@@ -50,6 +51,7 @@ IA_LR_Z = 1e-2       # Adam step size of the latent
 DIP_STEPS = 600
 DIP_LR = 1e-2
 TAU = 1.0            # stop when the mean squared residual <= TAU * sigma^2
+ENSEMBLE_MEMBERS = 2  # IA-LVR ensemble: the image and its mirror (benchmarks/ensemble_tune.py)
 
 
 @dataclass
@@ -377,3 +379,61 @@ def dip(y: torch.Tensor, sigma=None, *, config: DCGANConfig = DCGANConfig(),
     return _fit(plan, z0, y, sigma, target, op, dev, batch_size, callback, t0,
                 dict(method="dip", steps=steps, lr=lr, tau=tau, seed=seed),
                 steps=steps, lr_w=lr, lr_z=0.0, fit_z=False)
+
+
+def ensemble_plan(members: int) -> list[tuple[bool, int]]:
+    """The members of an IA-LVR ensemble, in order, as (mirrored, start): member i adapts
+    to the image itself (even i) or to its left-right mirror (odd i), from start number
+    i // 2. Start 0 is LVR's latent for those images; start k >= 1 is LVR from a random
+    start drawn with seed + k. Faces are nearly symmetric, so the mirror is a second
+    observation of the same face with noise of its own arrangement."""
+    if members < 1:
+        raise ValueError(f"members={members}; an ensemble needs at least 1.")
+    return [(i % 2 == 1, i // 2) for i in range(members)]
+
+
+def ia_lvr_ensemble(generator: Generator, y: torch.Tensor, sigma=None, *,
+                    members: int = ENSEMBLE_MEMBERS, z_init: torch.Tensor | None = None,
+                    start=None, operator: Operator | None = None, seed: int = 0,
+                    device: str | torch.device = "auto", **kw) -> AdaptiveResult:
+    """The mean, in image space, of ``members`` IA-LVR runs on symmetries of y and on
+    other starts (``ensemble_plan``); a mirrored member's output is mirrored back first.
+
+    z_init: member 0's start (LVR's latents for y; default: ``start(y, 0)``). start:
+    ``start(images, k) -> (N, nz)`` latents, LVR's start number k for those images
+    (default: ``recover`` with its default settings for k = 0, from a random start
+    drawn with seed + k otherwise; its time counts in ``seconds``). Other arguments as
+    ``ia_lvr`` (``kw``: steps, lr, lr_z, tau, batch_size). With members=1 this is
+    ``ia_lvr(generator, y, sigma, z_init=...)``.
+
+    Returns an ``AdaptiveResult``: images the members' mean (generator space), z,
+    history and target those of member 0, steps_taken summed over the members, stopped
+    when every member stopped, residual that of the mean, seconds of the whole call,
+    and ``settings["members"]`` the plan.
+    """
+    t0 = time.perf_counter()
+    dev = device_for(generator, device)
+    sigma, op = _prepare(y, sigma, operator, dev, generator.config.nc)
+    if start is None:
+        def start(images, k):
+            from .settings import LVRSettings
+            settings = LVRSettings() if k == 0 else LVRSettings(init="random")
+            return recover(generator, images, settings, operator=op, seed=seed + k,
+                           device=dev).z
+    runs = []
+    for i, (mirrored, k) in enumerate(ensemble_plan(members)):
+        yi = y.flip(-1) if mirrored else y
+        zi = z_init if (i == 0 and z_init is not None) else start(yi, k)
+        r = ia_lvr(generator, yi, sigma, z_init=zi, operator=op, seed=seed, device=dev, **kw)
+        runs.append((r, r.images.flip(-1) if mirrored else r.images))
+    first = runs[0][0]
+    images = torch.stack([im for _, im in runs]).mean(0)
+    with torch.no_grad():
+        residual = (op(images.to(dev)) - y.to(dev, torch.float32)).pow(2).flatten(1).mean(1)
+    return AdaptiveResult(
+        images=images, z=first.z, steps_taken=sum(r.steps_taken for r, _ in runs),
+        residual=residual.cpu(), target=first.target, sigma=first.sigma,
+        stopped=torch.stack([r.stopped for r, _ in runs]).all(0), history=first.history,
+        seconds=time.perf_counter() - t0,
+        settings={**first.settings, "method": "ia-lvr-ensemble",
+                  "members": ensemble_plan(members)})

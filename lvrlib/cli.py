@@ -2,7 +2,7 @@
 
     lvrlib train DATA -o OUTDIR [--iterations N] [--seed S] [--device auto|cpu|cuda]
     lvrlib sample -n N -o FILE [--checkpoint PATH] [--seed S]
-    lvrlib denoise INPUT... -o OUTDIR [--method lvr|lvr-sa|ia-lvr|bm3d|all] [--sigma N|auto]
+    lvrlib denoise INPUT... -o OUTDIR [--method lvr|lvr-sa|ia-lvr|ia-lvr-ensemble|bm3d|all] [--sigma N|auto]
                    [--sheet] [--add-noise SIGMA] [--overwrite] [--quiet] ...
 
 Run ``lvrlib COMMAND --help`` for every option.
@@ -658,11 +658,13 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--method", default="lvr", choices=[*CLI_METHODS, "all"],
                    help="lvr: latent vector recovery, G(z); lvr-sa: LVR with the sharpness "
                         "vector of sigma, G(z + s_sigma); ia-lvr: LVR, then the generator "
-                        "adapted to each image (slower); bm3d: BM3D; all: lvr, lvr-sa and "
+                        "adapted to each image (slower); ia-lvr-ensemble: the mean of IA-LVR "
+                        "on the image and its mirror (lvrlib.adaptive.ENSEMBLE_MEMBERS runs; "
+                        "slower again); bm3d: BM3D; all: lvr, lvr-sa and "
                         "bm3d, the paper's methods (default: lvr)")
     d.add_argument("--sigma", metavar="N|auto",
                    help="noise standard deviation in 0..255 pixel units, or 'auto' to estimate "
-                        "it per image (wavelet estimate, skimage); needed by lvr-sa, ia-lvr and bm3d, "
+                        "it per image (wavelet estimate, skimage); needed by lvr-sa, ia-lvr(-ensemble) and bm3d, "
                         "only recorded for lvr")
     d.add_argument("--checkpoint", default=None,
                    help="generator .safetensors, with its .json beside it (default: the shipped "

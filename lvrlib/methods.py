@@ -72,6 +72,8 @@ METHODS: dict[str, Method] = dict([
        starts_from="lvr", blind=True),
     _m("ia-lvr", "IA-LVR (true sigma)", "IA\u2011LVR", "IA-LVR", "adaptive",
        starts_from="lvr", in_cli=True),
+    _m("ia-lvr-ensemble", "IA-LVR ensemble (true sigma)", "IA\u2011LVR ens.", "IA-LVR ensemble",
+       "adaptive", starts_from="lvr", in_cli=True),
     _m("dip", "DIP (true sigma)", "DIP", "DIP", "adaptive"),
     _m("bm3d", "BM3D (true sigma)", "BM3D", "BM3D", "classical", in_cli=True),
     _m("bm3d-blind", "BM3D (blind)", "BM3D blind", "BM3D", "classical", blind=True),
@@ -195,7 +197,8 @@ def _run_lvr_sa(m: Method, y, sigma, ctx: Context, start: Output) -> Output:
 def _run_adaptive(m: Method, y, sigma, ctx: Context, start: Output | None) -> Output:
     import torch
 
-    from .adaptive import dip, ia_lvr
+    from .adaptive import dip, ia_lvr, ia_lvr_ensemble
+    from .recovery import recover
 
     G = ctx.generator
     op = _operator(G, y)
@@ -205,6 +208,18 @@ def _run_adaptive(m: Method, y, sigma, ctx: Context, start: Output | None) -> Ou
     if m.key == "ia-lvr":
         steps = {} if ctx.ia_steps is None else {"steps": ctx.ia_steps}
         res = ia_lvr(G, y, s, z_init=start.z, **steps, **kw)
+        seconds = start.seconds + res.seconds
+    elif m.key == "ia-lvr-ensemble":
+        steps = {} if ctx.ia_steps is None else {"steps": ctx.ia_steps}
+
+        def lvr_start(images, k):
+            """LVR as the context runs it (start 0), or from a random start (k >= 1)."""
+            settings = ctx.lvr if k == 0 else ctx.lvr.replace(init="random")
+            return recover(G, images, settings, operator=op, seed=ctx.seed + k,
+                           device=ctx.device, encoder=ctx.encoder).z
+
+        kw.pop("callback")
+        res = ia_lvr_ensemble(G, y, s, z_init=start.z, start=lvr_start, **steps, **kw)
         seconds = start.seconds + res.seconds
     else:
         steps = {} if ctx.dip_steps is None else {"steps": ctx.dip_steps}

@@ -219,3 +219,71 @@ def test_backproject_blends_towards_the_observation():
         backproject(x, y[:, :1], 0.5)
     with pytest.raises(ValueError, match="0..1"):
         backproject(x, y, 1.5)
+
+
+# ------------------------------------------------------------------ IA-LVR ensembles
+def _starts(G):
+    """A start function with the ensemble's signature, recording its calls."""
+    from lvrlib.recovery import recover
+    calls = []
+
+    def start(images, k):
+        calls.append((images.clone(), k))
+        return recover(G, images, steps=5, seed=k, device=CPU).z
+    return start, calls
+
+
+def test_ensemble_plan_mirrors_then_restarts():
+    from lvrlib.adaptive import ensemble_plan
+    assert ensemble_plan(1) == [(False, 0)]
+    assert ensemble_plan(4) == [(False, 0), (True, 0), (False, 1), (True, 1)]
+    with pytest.raises(ValueError, match="at least 1"):
+        ensemble_plan(0)
+
+
+def test_one_member_is_plain_ia_lvr(G, z_true):
+    from lvrlib.adaptive import ia_lvr_ensemble
+    with torch.no_grad():
+        y = G(z_true) + exact_noise((3, 3, 64, 64), 6, S2)
+    z0 = z_true + 0.05
+    one = ia_lvr_ensemble(G, y, SIGMA, members=1, z_init=z0, steps=6, device=CPU)
+    plain = ia_lvr(G, y, SIGMA, z_init=z0, steps=6, device=CPU)
+    # Exact: the same ia_lvr call on the same numbers, and a mean of one.
+    assert torch.equal(one.images, plain.images) and torch.equal(one.z, plain.z)
+    assert torch.equal(one.steps_taken, plain.steps_taken)
+
+
+def test_ensemble_is_the_mean_of_its_members_run_one_by_one(G, z_true):
+    from lvrlib.adaptive import ia_lvr_ensemble
+    with torch.no_grad():
+        y = G(z_true) + exact_noise((3, 3, 64, 64), 7, S2)
+    z0 = z_true + 0.05
+    start, calls = _starts(G)
+    ens = ia_lvr_ensemble(G, y, SIGMA, members=3, z_init=z0, start=start, steps=6,
+                          device=CPU)
+    # Member 0 starts from z_init; member 1 (the mirror) and 2 (start 1) from start().
+    assert [k for _, k in calls] == [0, 1]
+    assert torch.equal(calls[0][0], y.flip(-1)) and torch.equal(calls[1][0], y)
+    z1, z2 = start(y.flip(-1), 0), start(y, 1)
+    members = [ia_lvr(G, y, SIGMA, z_init=z0, steps=6, device=CPU).images,
+               ia_lvr(G, y.flip(-1), SIGMA, z_init=z1, steps=6, device=CPU).images.flip(-1),
+               ia_lvr(G, y, SIGMA, z_init=z2, steps=6, device=CPU).images]
+    # Exact: the same calls on the same numbers, and the same mean over the same stack.
+    assert torch.equal(ens.images, torch.stack(members).mean(0))
+    assert not torch.allclose(members[0], members[1], atol=1e-3)   # the mirror differs
+    # Its residual is the mean image's.
+    assert torch.allclose(ens.residual, (ens.images - y).pow(2).flatten(1).mean(1), rtol=1e-5)
+    assert ens.settings["members"] == [(False, 0), (True, 0), (False, 1)]
+
+
+def test_ensemble_same_seed_same_result_and_generator_untouched(G, z_true):
+    from lvrlib.adaptive import ia_lvr_ensemble
+    before = {k: v.clone() for k, v in G.state_dict().items()}
+    with torch.no_grad():
+        y = G(z_true) + exact_noise((3, 3, 64, 64), 8, S2)
+    a = ia_lvr_ensemble(G, y, SIGMA, members=2, steps=4, seed=3, device=CPU)
+    b = ia_lvr_ensemble(G, y, SIGMA, members=2, steps=4, seed=3, device=CPU)
+    # Exact: the same call twice runs the same kernels on the same numbers.
+    assert torch.equal(a.images, b.images)
+    assert all(torch.equal(before[k], v) for k, v in G.state_dict().items())
+    assert not G.training

@@ -104,3 +104,20 @@ def test_scripts_import_against_the_library_and_stay_short(script, monkeypatch):
     assert callable(mod.main)
     long = [(n, k) for n, _, k in function_lengths(script) if k > MAX_FUNCTION_LINES]
     assert not long, long
+
+
+def test_ensemble_tune_rule_picks_the_fewest_members_near_the_best_within_the_budget():
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "ensemble_tune.py"
+    spec = importlib.util.spec_from_file_location("_ensemble_tune", script)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    row = lambda s, k, p, sec: dict(sigma=s, members=k, psnr=p, seconds_per_image=sec)  # noqa: E731
+    rows = [row(50, 1, 25.0, 1), row(50, 2, 25.7, 2), row(50, 3, 25.75, 4), row(50, 4, 26.0, 9),
+            row(100, 1, 23.0, 1), row(100, 2, 23.7, 2), row(100, 3, 23.85, 4), row(100, 4, 24.0, 8)]
+    # 4 members is best but over the 5 s budget; of the rest, 2 is 0.15 dB below 3 at
+    # sigma 100 (more than WITHIN_DB = 0.1), so 3.
+    assert mod.choose(rows, 4) == 3
+    rows[6]["psnr"] = 23.75                      # now 2 is within 0.05 dB of 3 everywhere
+    assert mod.choose(rows, 4) == 2
+    slow = [dict(r, seconds_per_image=9) for r in rows]
+    assert mod.choose(slow, 4) == 1               # nothing within the budget: one member

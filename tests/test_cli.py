@@ -483,3 +483,25 @@ def test_train_encoder_for_any_generator(tmp_path, capsys):
     assert main(["train-encoder", "no_such_module:f", "-o", str(tmp_path / "b.safetensors"),
                  "--quiet"]) == 2
     assert "cannot load the generator" in capsys.readouterr().err
+
+
+def test_denoise_with_the_ia_lvr_ensemble(tmp_path, capsys, monkeypatch):
+    """The CLI runs the ensemble method: one PNG and one summary row per image, and the
+    output is the mean of IA-LVR on the image and on its mirror (so it differs from plain
+    IA-LVR's)."""
+    from lvrlib import adaptive
+
+    monkeypatch.setattr(adaptive, "IA_STEPS", 10)
+    face = tmp_path / "face.png"
+    assert main(["sample", "-n", "1", "-o", str(face), "--seed", "3"]) == 0
+    outs = {}
+    for method in ("ia-lvr", "ia-lvr-ensemble"):
+        out = tmp_path / method
+        rc = main(["denoise", str(face), "-o", str(out), "--method", method, "--sigma", "50",
+                   "--add-noise", "50", "--seed", "1", *FAST])
+        assert rc == 0, capsys.readouterr().err
+        (row,) = read_summary(out)
+        assert row["method"] == method and row["sigma"] == "50.00"
+        outs[method] = np.asarray(Image.open(out / f"face_{method}.png"), dtype=float)
+    assert outs["ia-lvr-ensemble"].shape == (64, 64, 3)
+    assert np.abs(outs["ia-lvr-ensemble"] - outs["ia-lvr"]).mean() > 0.5   # grey levels

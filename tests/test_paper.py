@@ -199,7 +199,7 @@ def test_compact_paired_is_one_column_per_pair():
 
 # --------------------------------------------------------------------------- claims
 CLAIM_METHODS = ("lvr", "lvr-stochastic", "lvr-project", "lvr-none", "lvr-sa", "lvr-sa-blind",
-                 "bm3d", "bm3d-blind", "ia-lvr", "dip")
+                 "bm3d", "bm3d-blind", "ia-lvr", "ia-lvr-ensemble", "dip")
 
 
 def fake_tables(monkeypatch, t3_sigmas):
@@ -209,7 +209,8 @@ def fake_tables(monkeypatch, t3_sigmas):
     base = np.array([20.0, 21.0, 22.0, 23.0])
     offset = {"lvr-sa": 3.0, "lvr-sa-blind": 2.5, "lvr": 2.0, "lvr-stochastic": 2.0,
               "lvr-project": 1.0,
-              "lvr-none": 0.0, "bm3d": -1.0, "bm3d-blind": -1.5, "ia-lvr": 2.5, "dip": -3.0}
+              "lvr-none": 0.0, "bm3d": -1.0, "bm3d-blind": -1.5, "ia-lvr": 2.5,
+              "ia-lvr-ensemble": 2.75, "dip": -3.0}
     cell = lambda name, s: result(name, s, {m: base + offset[m] + np.array([0, .1, -.1, 0])
                                             for m in CLAIM_METHODS})
     prof = get_profile("smoke")
@@ -239,7 +240,7 @@ def test_claims_at_high_noise_use_only_the_high_sigmas(monkeypatch):
     assert t["measured with"].str.contains("LVR from").all()
     assert ia["measured with"].iloc[0].startswith("IA-LVR: LVR from")
     paper_rows = t[t["regime"] == "paper"]
-    assert len(paper_rows) == 9 and (t["regime"] == "convergence").sum() == 10
+    assert len(paper_rows) == 9 and (t["regime"] == "convergence").sum() == 11
     assert paper_rows["measured with"].str.contains("gradient descent steps at lr 1").all()
 
 
@@ -254,7 +255,7 @@ def test_claims_not_measured_when_no_sigma_reaches_high_noise(monkeypatch):
     assert (t3["cells holding"] == "0/0").all() and (t3["sigmas"] == "").all()
     assert t3["claim"].str.contains("not measured: the profile's sigmas are 25").all()
     ia = t["claim"].str.startswith("Beyond the paper")
-    assert (t.loc[ia, "verdict"] == "not measured").all() and ia.sum() == 1
+    assert (t.loc[ia, "verdict"] == "not measured").all() and ia.sum() == 2   # IA-LVR and its ensemble
     assert (t.loc[~t.index.isin(t3.index) & ~ia, "verdict"] == "holds").all()
 
 
@@ -513,7 +514,7 @@ def test_the_abstract_shows_every_claim_in_both_regimes(monkeypatch):
     t = paper.claims(prof, high_sigma=50)
     v = paper.verdicts_table(t)
     assert list(v.columns) == ["the paper's regime", "at convergence"]
-    assert len(v) == t["claim"].nunique() == 10
+    assert len(v) == t["claim"].nunique() == 11
     assert v.index.is_unique and v.index[0].startswith("T1: stochastic clipping")
     row = t[(t["short"] == v.index[1]) & (t["regime"] == "paper")].iloc[0]
     half = (row["95% CI high"] - row["95% CI low"]) / 2
@@ -521,8 +522,8 @@ def test_the_abstract_shows_every_claim_in_both_regimes(monkeypatch):
     # IA-LVR is judged at convergence only: the paper's regime cell says so.
     assert v.iloc[-1, 0] == "not judged" and v.index[-1].startswith("Beyond:")
     html = paper.verdicts_html(t)
-    assert html.count("<tr>") == 11 and 'class="dataframe verdicts"' in html
-    assert html.count("<strong") == 19     # every judged cell names its verdict
+    assert html.count("<tr>") == 12 and 'class="dataframe verdicts"' in html
+    assert html.count("<strong") == 20     # every judged cell names its verdict
     assert paper.verdict_counts(t).startswith("In the paper's regime 9 of 9 claims hold")
     # A changed verdict changes its cell and the counts.
     t2 = t.copy()

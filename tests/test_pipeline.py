@@ -156,7 +156,7 @@ def test_eval_mode_restores_the_mode_even_on_error(G):
 
 # --------------------------------------------------------------------------- registry
 def test_registry_labels_and_cli_methods():
-    assert CLI_METHODS == ("lvr", "lvr-sa", "ia-lvr", "bm3d")
+    assert CLI_METHODS == ("lvr", "lvr-sa", "ia-lvr", "ia-lvr-ensemble", "bm3d")
     assert methods.label("lvr-project") == "LVR, projected gradient"
     assert methods.short_label("LVR-SA (true sigma)") == methods.short_label("lvr-sa") == "LVR\u2011SA"
     assert methods.label("clean") == "clean"
