@@ -476,15 +476,16 @@ def verdicts_html(table: pd.DataFrame) -> str:
 def abstract_setting(profile: Profile, device: str = "auto") -> str:
     """The setting of the book's numbers in one clause: generator, data, image counts,
     the machine that computed them."""
-    import os
+    from .reproducibility import machine
+
     if profile.checkpoint is None:
         G = "lvrlib's shipped DCGAN (64x64, trained on the CelebA sample's training faces)"
     else:
         G = f"the DCGAN {profile.checkpoint}"
     unseen = ", ".join(SHORT_SET_LABELS.get(u, u) for u in profile.unseen)
-    dev = resolve_device(device)
-    machine = (f"a {os.cpu_count()}-core CPU" if dev.type == "cpu" else
-               f"a GPU ({dev.type}) and {os.cpu_count()} CPU cores")
+    m = machine()
+    on = (f"{m['cpu']}, {m['cores']} cores" if resolve_device(device).type == "cpu" else
+          f"a GPU ({resolve_device(device).type}) and {m['cores']} CPU cores")
     sig = ", ".join(f"{s:g}" for s in profile.table3_sigmas)
     paper = (f"{profile.paper_n or profile.n_generated} images per cell, from the recorded "
              f"run book/data/{profile.paper_run}" if profile.paper_run else
@@ -492,7 +493,7 @@ def abstract_setting(profile: Profile, device: str = "auto") -> str:
     return (f"the {profile.name} profile: {G}; {profile.n_generated} generated images, "
             f"{profile.n_celeba} CelebA test faces and {profile.n_unseen} of each unseen "
             f"set ({unseen}) per cell, at sigma {sig} (0..255); the paper's regime on "
-            f"{paper}; computed on {machine}")
+            f"{paper}; computed on {on}")
 
 
 #: The keys ``glue_abstract`` glues and book/intro.md pastes from the claims chapter.

@@ -45,17 +45,13 @@ import pandas as pd
 from IPython.display import HTML, Markdown
 from myst_nb import glue
 
-from lvrlib.paper import (REGIMES, claim_lines, claims, glue_abstract, shown_claims,
-                          verdict_counts, verdicts_html)
+from lvrlib.paper import (claim_lines, claims, glue_abstract, shown_claims, verdict_counts,
+                          verdicts_html)
 from lvrlib.profiles import get_profile
 
 P = get_profile(profile)
 table = claims(P, seed=seed, device=device, high_sigma=high_sigma)
 glue_abstract(table, P, device)    # the intro's abstract pastes these
-for key in REGIMES:
-    counts = table.loc[table["regime"] == key, "verdict"].value_counts()
-    for v in ("holds", "does not hold", "mixed", "not measured"):
-        glue(f"n_{key}_{v.replace(' ', '_')}", int(counts.get(v, 0)), display=False)
 glue("n_claims", table["claim"].nunique(), display=False)
 glue("claims_counts", Markdown(verdict_counts(table)), display=False)
 glue("claims_list", Markdown(claim_lines(table)), display=False)
