@@ -27,8 +27,7 @@ import torch
 
 from lvrlib.adaptive import dip, ia_lvr
 from lvrlib.baselines import bm3d_denoise
-from lvrlib.benchmarking import add_run_options, write_csv
-from lvrlib.data import celeba_sample
+from lvrlib.benchmarking import add_run_options, training_faces, write_csv
 from lvrlib.experiments import generator_for
 from lvrlib.metrics import psnr
 from lvrlib.physics import noisy_copy
@@ -156,7 +155,7 @@ def main(argv=None):
     steps = 3 if a.quick else a.path_steps
     sigmas = [float(s) for s in a.sigmas.split(",")][: 1 if a.quick else None]
     G = generator_for(None, "cpu")
-    x = celeba_sample("train", limit=899)[-n:]
+    x = training_faces(n)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     if a.only_batch_timing:

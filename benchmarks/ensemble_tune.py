@@ -23,15 +23,12 @@ from pathlib import Path
 
 import torch
 
-from lvrlib.adaptive import ensemble_plan, ia_lvr
+from lvrlib.adaptive import ensemble_member, ensemble_plan, member_start
 from lvrlib.baselines import bm3d_denoise
-from lvrlib.benchmarking import add_run_options, write_csv, write_facts
-from lvrlib.data import celeba_sample
+from lvrlib.benchmarking import add_run_options, training_faces, write_csv, write_facts
 from lvrlib.experiments import generator_for
 from lvrlib.metrics import paired_diff, psnr
 from lvrlib.physics import noisy_copy
-from lvrlib.recovery import recover
-from lvrlib.settings import LVRSettings
 
 WITHIN_DB = 0.1
 BUDGET_S = 5.0
@@ -42,11 +39,9 @@ def members_at(G, x, y, sigma, k_max):
     out = []
     for mirrored, k in ensemble_plan(k_max):
         t0 = time.perf_counter()
-        yi = y.flip(-1) if mirrored else y
-        settings = LVRSettings() if k == 0 else LVRSettings(init="random")
-        z0 = recover(G, yi, settings, seed=2 + k, device="cpu").z
-        r = ia_lvr(G, yi, sigma, z_init=z0, seed=2, device="cpu")
-        out.append((r.images.flip(-1) if mirrored else r.images, time.perf_counter() - t0))
+        z0 = member_start(G, y.flip(-1) if mirrored else y, k, seed=2, device="cpu")
+        r = ensemble_member(G, y, sigma, mirrored, z0, seed=2, device="cpu")
+        out.append((r.images, time.perf_counter() - t0))
     return out
 
 
@@ -73,7 +68,7 @@ def main(argv=None):
     n, k_max = (2, 2) if a.quick else (a.n, a.max_members)
     sigmas = [float(s) for s in a.sigmas.split(",")][: 1 if a.quick else None]
     G = generator_for(None, "cpu")
-    x = celeba_sample("train", limit=899)[-n:]
+    x = training_faces(n)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     rows, started = [], time.perf_counter()

@@ -33,9 +33,10 @@ from .dcgan import DCGANConfig, Generator, device_for, resolve_device, sample_la
 from .physics import Operator, operator_for, sigma_to_unit
 from .recovery import recover
 
-__all__ = ["AdaptiveResult", "ia_lvr", "ia_lvr_ensemble", "ensemble_plan", "dip",
+__all__ = ["AdaptiveResult", "ia_lvr", "ia_lvr_ensemble", "ensemble_plan", "ensemble_member",
+           "ensemble_mean", "member_start", "dip",
            "backproject", "discrepancy_target", "IA_STEPS", "IA_LR", "IA_LR_Z", "DIP_STEPS",
-           "DIP_LR", "TAU", "ENSEMBLE_MEMBERS"]
+           "DIP_LR", "TAU", "ENSEMBLE_MEMBERS", "SURE_EPS", "SURE_PATIENCE", "STOPS", "IA_STOP"]
 
 # Defaults, chosen on CelebA-sample *training* faces (never the test images the book
 # scores): see ``python benchmarks/adaptive_tune.py``.
@@ -51,6 +52,16 @@ IA_LR_Z = 1e-2       # Adam step size of the latent
 DIP_STEPS = 600
 DIP_LR = 1e-2
 TAU = 1.0            # stop when the mean squared residual <= TAU * sigma^2
+#: The Monte-Carlo SURE stop (ia_lvr(stop="sure")): the probe's size in [-1, 1] units
+#: and the steps an image runs on after its last new least risk. Measured on 8 training
+#: faces at sigma 25-100 (benchmarks/sure_stop.py, book/data/sure_stop_cpu): probes of
+#: 0.05 and 0.1 gained +0.09 dB on average over the discrepancy stop (+0.21 at sigma 25,
+#: -0.06 at 100), 0.01 lost at sigma 100; the SURE stop took 4 to 9 times the
+#: adaptation's time, so the discrepancy principle stays IA-LVR's default (IA_STOP).
+SURE_EPS = 5e-2
+SURE_PATIENCE = 20
+STOPS = ("discrepancy", "sure")
+IA_STOP = "discrepancy"   # IA-LVR's default stop (benchmarks/sure_stop.py)
 ENSEMBLE_MEMBERS = 2  # IA-LVR ensemble: the image and its mirror (benchmarks/ensemble_tune.py)
 
 
@@ -65,7 +76,10 @@ class AdaptiveResult:
     discrepancy target tau * sigma^2 it was compared with, sigma: (N,) the noise levels
     used (0..255 units), stopped: (N,) whether the target was reached (False: the step
     budget ran out first). history: (steps + 1, N) residual at every step (NaN after
-    the image's stop). seconds: wall time of the whole call.
+    the image's stop). seconds: wall time of the whole call. risk: with the SURE stop
+    (``ia_lvr(stop="sure")``), (steps + 1, N) the risk estimate at every step, else None;
+    steps_taken is then the step of least estimated risk, whose fit is returned, and
+    stopped says the risk had stopped falling before the budget ran out.
     """
 
     images: torch.Tensor
@@ -78,6 +92,7 @@ class AdaptiveResult:
     history: torch.Tensor
     seconds: float
     settings: dict = field(default_factory=dict)
+    risk: torch.Tensor | None = None
 
 
 def discrepancy_target(sigma, n: int, tau: float = TAU) -> torch.Tensor:
@@ -187,6 +202,16 @@ def _adam(params, lrs, states=None) -> torch.optim.Adam:
     return opt
 
 
+def _step_sizes(lr_w, lr_z, weights, fit_z) -> list:
+    """One Adam step size per fitted tensor: the weights' (one number, or one per weight
+    tensor), then the latent's when it is fitted."""
+    if isinstance(lr_w, (list, tuple)) and len(lr_w) != len(weights):
+        raise ValueError(f"lr has {len(lr_w)} step sizes; the generator has {len(weights)} "
+                         "weight tensors (weight and bias of each layer).")
+    return (list(lr_w) if isinstance(lr_w, (list, tuple)) else [lr_w] * len(weights)) \
+        + ([lr_z] if fit_z else [])
+
+
 def _adapt(plan, weights, z, y, operator, target, *, steps, lr_w, lr_z, fit_z, callback):
     """The loop shared by IA-LVR and DIP: per-image Adam on (weights, z), discrepancy stop,
     stopped images leave the batch."""
@@ -199,11 +224,7 @@ def _adapt(plan, weights, z, y, operator, target, *, steps, lr_w, lr_z, fit_z, c
     stopped = torch.zeros(n, dtype=torch.bool)
     hist = torch.full((steps + 1, n), float("nan"))
     idx = torch.arange(n, device=dev)            # which images are still in the batch
-    if isinstance(lr_w, (list, tuple)) and len(lr_w) != len(weights):
-        raise ValueError(f"lr has {len(lr_w)} step sizes; the generator has {len(weights)} "
-                         "weight tensors (weight and bias of each layer).")
-    lrs = (list(lr_w) if isinstance(lr_w, (list, tuple)) else [lr_w] * len(weights)) \
-        + ([lr_z] if fit_z else [])
+    lrs = _step_sizes(lr_w, lr_z, weights, fit_z)
     params = [p.detach().requires_grad_(True) for p in
               ([*weights, z] if fit_z else weights)]
     opt = _adam(params, lrs)
@@ -249,6 +270,82 @@ def _adapt(plan, weights, z, y, operator, target, *, steps, lr_w, lr_z, fit_z, c
     return images, z_out, taken, residual, stopped, hist
 
 
+def _sure(res, obs, b, s2, eps):
+    """Monte-Carlo SURE per image, per value: the residual ``res`` of the fit f (the first
+    half of ``obs``) minus sigma^2, plus 2 sigma^2 times the divergence estimated from the
+    fit to y + eps b (the second half): b.(f(y + eps b) - f(y)) / (eps d)."""
+    n = res.shape[0]
+    div = (b * (obs[n:] - obs[:n])).flatten(1).sum(1) / (eps * b[0].numel())
+    return res - s2 + 2 * s2 * div
+
+
+def _adapt_sure(plan, weights, z, y, operator, target, *, steps, lr_w, lr_z, fit_z,
+                callback, sigma_u, eps, patience, seed):
+    """IA-LVR stopped by Monte-Carlo SURE (Ramani, Blu & Unser 2008): each image runs
+    twice side by side, on y and on y + eps b (b a seeded standard normal draw, eps in
+    [-1, 1] units), with weights and Adam states of their own. At every step the risk
+    estimate is ``|y - f|^2 / d - sigma^2 + 2 sigma^2 b.(f(y + eps b) - f(y)) / (eps d)``
+    (d values per image, f the observed fit); the output is the fit at the step of least
+    estimated risk, and an image ends ``patience`` steps after its last new least risk
+    (or at the budget). ``target`` is not used to stop; ``residual`` and ``history`` are
+    as ``_adapt``'s, and the risk estimates come back as a seventh value."""
+    n = z.shape[0]
+    dev = z.device
+    g = torch.Generator().manual_seed(0 if seed is None else int(seed) + 7919)
+    b = torch.randn(y.shape, generator=g).to(dev, y.dtype)
+    yy = torch.cat([y, y + eps * b])
+    s2 = sigma_u.to(dev, torch.float32) ** 2
+    lrs = _step_sizes(lr_w, lr_z, weights, fit_z)
+    zz0 = torch.cat([z, z])
+    params = [torch.cat([w, w]).detach().requires_grad_(True) for w in weights]
+    if fit_z:
+        params.append(zz0.detach().clone().requires_grad_(True))
+    opt = _adam(params, lrs)
+    best = torch.full((n,), float("inf"), device=dev)
+    best_t = torch.zeros(n, dtype=torch.long)
+    images, z_out = None, z.detach().clone()
+    residual = torch.empty(n)
+    hist = torch.full((steps + 1, n), float("nan"))
+    risk = torch.full((steps + 1, n), float("nan"))
+    live = torch.ones(n, dtype=torch.bool)
+    taken = torch.full((n,), steps, dtype=torch.long)
+    for t in range(steps + 1):
+        with torch.enable_grad():
+            zz = params[-1] if fit_z else zz0
+            out = _forward(plan, params[:len(weights)], zz)
+            obs = operator(out)
+            per = (obs - yy).pow(2).flatten(1).mean(1)
+            res = per[:n].detach()
+            r = _sure(res, obs.detach(), b, s2, eps)
+            lv = live.to(dev)
+            hist[t, live] = res.cpu()[live]
+            risk[t, live] = r.cpu()[live]
+            if callback is not None:
+                callback(t, torch.arange(n)[live], out.detach()[:n][lv])
+            better = (r < best) & lv
+            if images is None:
+                images = out.new_empty(n, *out.shape[1:])
+            if bool(better.any()):
+                images[better] = out.detach()[:n][better]
+                z_out[better] = zz.detach()[:n][better]
+                best[better] = r[better]
+                best_t[better.cpu()] = t
+                residual[better.cpu()] = res[better].cpu()
+            done = live & ((t - best_t) >= patience)
+            if t == steps:
+                done = live.clone()
+            taken[done] = t
+            live &= ~done
+            if not bool(live.any()):
+                break
+            grads = torch.autograd.grad(per.sum(), params)
+        for p, gr in zip(params, grads):
+            p.grad = gr.contiguous()
+        opt.step()
+    stopped = taken < steps
+    return images, z_out, best_t, residual, stopped, hist, risk
+
+
 def _default_batch(dev: torch.device) -> int:
     """Images adapted together. Each image's weights serve that image alone, so a batch
     adds no reuse of them, only memory traffic: on this project's 2-core CPU, 20 steps
@@ -259,8 +356,10 @@ def _default_batch(dev: torch.device) -> int:
     return 1 if dev.type == "cpu" else 64
 
 
-def _adapt_in_batches(plan, z, y, op, target, batch_size, callback, **kw):
-    """``_adapt`` over consecutive batches of ``batch_size`` images, results joined."""
+def _adapt_in_batches(plan, z, y, op, target, batch_size, callback, sure=None, **kw):
+    """``_adapt`` (or, with ``sure`` = dict(sigma_u=per-image sigma in [-1, 1] units, eps,
+    patience, seed), ``_adapt_sure``) over consecutive batches of ``batch_size`` images,
+    results joined; the last value is the risk estimates (None without ``sure``)."""
     if batch_size < 1:
         raise ValueError(f"batch_size={batch_size}; expected >= 1.")
     n = z.shape[0]
@@ -269,11 +368,16 @@ def _adapt_in_batches(plan, z, y, op, target, batch_size, callback, **kw):
         j = min(n, i + batch_size)
         cb = None if callback is None else (
             lambda t, idx, out, i=i: callback(t, idx + i, out))
-        parts.append(_adapt(plan, _stacked_weights(plan, j - i), z[i:j], y[i:j], op,
-                            target[i:j], callback=cb, **kw))
-    images, zs, taken, residual, stopped, hist = zip(*parts)
+        args = (plan, _stacked_weights(plan, j - i), z[i:j], y[i:j], op, target[i:j])
+        if sure is None:
+            parts.append((*_adapt(*args, callback=cb, **kw), None))
+        else:
+            parts.append(_adapt_sure(*args, callback=cb, **kw,
+                                     **{**sure, "sigma_u": sure["sigma_u"][i:j]}))
+    images, zs, taken, residual, stopped, hist, risk = zip(*parts)
     return (torch.cat(images), torch.cat(zs), torch.cat(taken), torch.cat(residual),
-            torch.cat(stopped), torch.cat(hist, dim=1))
+            torch.cat(stopped), torch.cat(hist, dim=1),
+            None if risk[0] is None else torch.cat(risk, dim=1))
 
 
 def _prepare(y, sigma, operator, device, nc):
@@ -292,13 +396,13 @@ def _fit(plan, z0, y, sigma, target, op, dev, batch_size, callback, t0, settings
     batched fit with its stop, and the result on the CPU."""
     n = y.shape[0]
     with torch.no_grad():
-        images, z, taken, residual, stopped, hist = _adapt_in_batches(
+        images, z, taken, residual, stopped, hist, risk = _adapt_in_batches(
             plan, z0, y.to(dev, torch.float32), op, target,
             _default_batch(dev) if batch_size is None else batch_size, callback, **kw)
     sig = torch.as_tensor(sigma, dtype=torch.float32).flatten().expand(n).clone()
     return AdaptiveResult(
         images=images.cpu(), z=z.cpu(), steps_taken=taken, residual=residual,
-        target=target, sigma=sig, stopped=stopped, history=hist,
+        target=target, sigma=sig, stopped=stopped, history=hist, risk=risk,
         seconds=time.perf_counter() - t0,
         settings={**settings, "operator": repr(op), "device": str(dev)})
 
@@ -307,7 +411,8 @@ def ia_lvr(generator: Generator, y: torch.Tensor, sigma=None, *,
            z_init: torch.Tensor | None = None, steps: int = IA_STEPS, lr: float = IA_LR,
            lr_z: float = IA_LR_Z, tau: float = TAU, operator: Operator | None = None,
            seed: int | None = 0, device: str | torch.device = "auto",
-           batch_size: int | None = None, callback=None) -> AdaptiveResult:
+           batch_size: int | None = None, callback=None, stop: str = IA_STOP,
+           sure_eps: float = SURE_EPS, sure_patience: int = SURE_PATIENCE) -> AdaptiveResult:
     """Image-adaptive LVR: refine the latent and the generator's weights per image.
 
     generator: lvrlib's DCGAN ``Generator`` (left unchanged). y: (N, C, H, W) noisy
@@ -324,7 +429,15 @@ def ia_lvr(generator: Generator, y: torch.Tensor, sigma=None, *,
     beyond float rounding (which can move an image's stop by a step).
     callback: for studies, called as ``callback(step, image_indices, images)`` after each
     forward pass with the images (generator space) of the images still in the batch.
+    stop: "discrepancy" (``IA_STOP``, the default) or "sure": Monte-Carlo SURE
+    (``_adapt_sure``: each image runs twice, on y and on y + sure_eps b, about twice the
+    cost per step; the fit
+    of least estimated risk is kept, an image ends ``sure_patience`` steps after its last
+    new least risk, and ``tau`` is not used). Measured against the discrepancy stop and
+    the best stop in hindsight on training faces: ``python benchmarks/sure_stop.py``.
     """
+    if stop not in STOPS:
+        raise ValueError(f"stop={stop!r}; expected one of {STOPS}.")
     if not isinstance(generator, Generator) or type(generator).forward is not Generator.forward:
         raise TypeError("ia_lvr needs lvrlib's DCGAN Generator (its layers are adapted "
                         f"per image); got {type(generator).__name__}.")
@@ -343,8 +456,14 @@ def ia_lvr(generator: Generator, y: torch.Tensor, sigma=None, *,
     plan = _plan(generator.folded())      # a copy; the generator's mode is not touched
     return _fit(plan, z_init.detach().to(dev, torch.float32).clone(), y, sigma, target, op,
                 dev, batch_size, callback, t0,
-                dict(method="ia-lvr", steps=steps, lr=lr, lr_z=lr_z, tau=tau, seed=seed),
-                steps=steps, lr_w=lr, lr_z=lr_z, fit_z=True)
+                dict(method="ia-lvr", steps=steps, lr=lr, lr_z=lr_z, tau=tau, seed=seed,
+                     stop=stop, **({"sure_eps": sure_eps, "sure_patience": sure_patience}
+                                   if stop == "sure" else {})),
+                steps=steps, lr_w=lr, lr_z=lr_z, fit_z=True,
+                sure=None if stop == "discrepancy" else dict(
+                    sigma_u=sigma_to_unit(torch.as_tensor(sigma, dtype=torch.float32)
+                                          .flatten().expand(n).clone()),
+                    eps=sure_eps, patience=sure_patience, seed=seed))
 
 
 def dip(y: torch.Tensor, sigma=None, *, config: DCGANConfig = DCGANConfig(),
@@ -392,48 +511,82 @@ def ensemble_plan(members: int) -> list[tuple[bool, int]]:
     return [(i % 2 == 1, i // 2) for i in range(members)]
 
 
+def member_start(generator: Generator, images: torch.Tensor, k: int, settings=None, *,
+                 encoder=None, operator: Operator | None = None, seed: int = 0,
+                 device: str | torch.device = "auto") -> torch.Tensor:
+    """LVR's start number ``k`` of an ensemble member (``ensemble_plan``) for ``images``:
+    ``recover`` with ``settings`` (default: recover()'s) and seed ``seed + k``, from the
+    settings' own start for k = 0 and from a random start for k >= 1. (N, nz) latents."""
+    from .settings import LVRSettings
+    settings = LVRSettings() if settings is None else settings
+    if k:
+        settings = settings.replace(init="random")
+    return recover(generator, images, settings, operator=operator, seed=seed + k,
+                   device=device, encoder=encoder).z
+
+
+def ensemble_member(generator: Generator, y: torch.Tensor, sigma, mirrored: bool,
+                    z_init: torch.Tensor, **kw) -> AdaptiveResult:
+    """One member of an IA-LVR ensemble: ``ia_lvr`` on y or on its left-right mirror
+    (``mirrored``) from ``z_init`` (LVR's latents for those images: ``member_start``), its
+    images mirrored back, so that they are estimates of y. ``kw`` as ``ia_lvr``."""
+    r = ia_lvr(generator, y.flip(-1) if mirrored else y, sigma, z_init=z_init, **kw)
+    if mirrored:
+        r.images = r.images.flip(-1)
+    return r
+
+
+def ensemble_mean(members, y: torch.Tensor, operator: Operator, plan=None,
+                  seconds: float | None = None) -> AdaptiveResult:
+    """The ensemble of member results (``ensemble_member``, in ``plan`` order): images the
+    members' mean (generator space), z, history and target those of member 0,
+    steps_taken summed over the members, stopped when every member stopped, residual
+    that of the mean against y through ``operator``, seconds (default: the members'
+    sum) and ``settings["members"]`` the plan."""
+    members = list(members)
+    if not members:
+        raise ValueError("an ensemble needs at least 1 member.")
+    first = members[0]
+    images = torch.stack([r.images for r in members]).mean(0)
+    with torch.no_grad():
+        y = y.to(images.device, torch.float32)
+        residual = (operator(images) - y).pow(2).flatten(1).mean(1)
+    return AdaptiveResult(
+        images=images, z=first.z, steps_taken=sum(r.steps_taken for r in members),
+        residual=residual.cpu(), target=first.target, sigma=first.sigma,
+        stopped=torch.stack([r.stopped for r in members]).all(0), history=first.history,
+        seconds=sum(r.seconds for r in members) if seconds is None else seconds,
+        settings={**first.settings, "method": "ia-lvr-ensemble",
+                  "members": plan if plan is not None else ensemble_plan(len(members))})
+
+
 def ia_lvr_ensemble(generator: Generator, y: torch.Tensor, sigma=None, *,
                     members: int = ENSEMBLE_MEMBERS, z_init: torch.Tensor | None = None,
                     start=None, operator: Operator | None = None, seed: int = 0,
                     device: str | torch.device = "auto", **kw) -> AdaptiveResult:
     """The mean, in image space, of ``members`` IA-LVR runs on symmetries of y and on
-    other starts (``ensemble_plan``); a mirrored member's output is mirrored back first.
+    other starts (``ensemble_plan``); a mirrored member's output is mirrored back first
+    (``ensemble_member``, averaged by ``ensemble_mean``).
 
     z_init: member 0's start (LVR's latents for y; default: ``start(y, 0)``). start:
     ``start(images, k) -> (N, nz)`` latents, LVR's start number k for those images
-    (default: ``recover`` with its default settings for k = 0, from a random start
-    drawn with seed + k otherwise; its time counts in ``seconds``). Other arguments as
-    ``ia_lvr`` (``kw``: steps, lr, lr_z, tau, batch_size). With members=1 this is
-    ``ia_lvr(generator, y, sigma, z_init=...)``.
+    (default: ``member_start`` with recover()'s default settings and ``seed``; its time
+    counts in ``seconds``). Other arguments as ``ia_lvr`` (``kw``: steps, lr, lr_z, tau,
+    batch_size). With members=1 this is ``ia_lvr(generator, y, sigma, z_init=...)``.
 
-    Returns an ``AdaptiveResult``: images the members' mean (generator space), z,
-    history and target those of member 0, steps_taken summed over the members, stopped
-    when every member stopped, residual that of the mean, seconds of the whole call,
-    and ``settings["members"]`` the plan.
+    Returns an ``AdaptiveResult`` (``ensemble_mean``), seconds those of the whole call.
     """
     t0 = time.perf_counter()
     dev = device_for(generator, device)
     sigma, op = _prepare(y, sigma, operator, dev, generator.config.nc)
     if start is None:
         def start(images, k):
-            from .settings import LVRSettings
-            settings = LVRSettings() if k == 0 else LVRSettings(init="random")
-            return recover(generator, images, settings, operator=op, seed=seed + k,
-                           device=dev).z
+            return member_start(generator, images, k, operator=op, seed=seed, device=dev)
+    plan = ensemble_plan(members)
     runs = []
-    for i, (mirrored, k) in enumerate(ensemble_plan(members)):
-        yi = y.flip(-1) if mirrored else y
-        zi = z_init if (i == 0 and z_init is not None) else start(yi, k)
-        r = ia_lvr(generator, yi, sigma, z_init=zi, operator=op, seed=seed, device=dev, **kw)
-        runs.append((r, r.images.flip(-1) if mirrored else r.images))
-    first = runs[0][0]
-    images = torch.stack([im for _, im in runs]).mean(0)
-    with torch.no_grad():
-        residual = (op(images.to(dev)) - y.to(dev, torch.float32)).pow(2).flatten(1).mean(1)
-    return AdaptiveResult(
-        images=images, z=first.z, steps_taken=sum(r.steps_taken for r, _ in runs),
-        residual=residual.cpu(), target=first.target, sigma=first.sigma,
-        stopped=torch.stack([r.stopped for r, _ in runs]).all(0), history=first.history,
-        seconds=time.perf_counter() - t0,
-        settings={**first.settings, "method": "ia-lvr-ensemble",
-                  "members": ensemble_plan(members)})
+    for i, (mirrored, k) in enumerate(plan):
+        zi = z_init if (i == 0 and z_init is not None) else start(
+            y.flip(-1) if mirrored else y, k)
+        runs.append(ensemble_member(generator, y, sigma, mirrored, zi, operator=op,
+                                    seed=seed, device=dev, **kw))
+    return ensemble_mean(runs, y.to(dev), op, plan, seconds=time.perf_counter() - t0)

@@ -200,6 +200,25 @@ def find_run(name: str, files: Iterable[str], command: str,
     return found
 
 
+def read_tuning(name: str, stem: str, command: str) -> tuple[pd.DataFrame, dict]:
+    """A tuning run's table and facts (``<stem>.csv``, ``<stem>_machine.csv``): your own
+    in benchmarks/results (a quick one too), else the one recorded in book/data/<name>;
+    FileNotFoundError naming ``command`` when there is none."""
+    files = [f"{stem}.csv", f"{stem}_machine.csv"]
+    found = recorded_run(name, files, allow_quick=True)
+    if found is None:
+        raise FileNotFoundError(f"no {files[0]} in benchmarks/results or book/data/{name}: "
+                                f"run {command}")
+    return pd.read_csv(found / files[0]), {**read_facts(found / files[1]), "folder": found}
+
+
+def training_faces(n: int):
+    """The last ``n`` images of the CelebA-sample training split: the faces the adaptive
+    methods' defaults are tuned on (the book scores the test split)."""
+    from .data import celeba_sample
+    return celeba_sample("train", limit=899)[-n:]
+
+
 def find_study(folder: str | Path | None = None) -> Path | None:
     """The folder of ``lvr_speed.py --study``'s study_curves.csv: ``folder`` when it holds
     one (a speed run's folder may), else ``lvrlib.records.recorded_run``'s (your own full

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,10 +33,10 @@ import torch
 from .cache import cached
 from .checkpoints import load_generator, read_metadata
 from .data import celeba, celeba_sample, lfw, lfw_subset, olivetti
-from .dcgan import generated_images, resolve_device
-from .methods import METHODS, Context, Output, label, run_method
+from .dcgan import generated_images, latent_shape, resolve_device
+from .methods import METHODS, Context, Output, fuse, label, run_method
 from .metrics import MeanCI, mean_ci, paired_diff, psnr, ssim
-from .physics import noisy_copy
+from .physics import noisy_copy, operator_for
 from .profiles import Profile
 from .recovery import recover
 from .settings import PRIOR_STRATEGY, LVRSettings, prior_of
@@ -44,7 +45,7 @@ from .sharpness import SharpnessBank, sharpness_bank
 __all__ = [
     "SETS", "SET_LABELS", "SHORT_SET_LABELS",
     "clean_set", "noisy_set", "evaluate", "bank_for", "Scores", "generator_for",
-    "summary_table", "paired_table", "compute_curve", "lvr_description",
+    "summary_table", "paired_table", "compute_curve", "lvr_description", "first", "set_size",
 ]
 
 SETS = ("generated", "generated-fresh", "celeba-test", "olivetti", "lfw-subset", "lfw")
@@ -119,9 +120,32 @@ def _context(lvr: dict | None, seed: int, checkpoint, device, **kw) -> Context:
                    seed=seed + 2, device=device, **kw)
 
 
-def _scores(out: Output, x: torch.Tensor, keep: int, **extra) -> dict:
+def _scores(out: Output, x: torch.Tensor, **extra) -> dict:
+    """A cell's results: per-image scores and every output image (``evaluate`` keeps the
+    first few in its ``Scores``; a smaller cell and a fusion read them all)."""
     return {"psnr": psnr(out.images, x), "ssim": ssim(out.images, x),
-            "seconds": float(out.seconds), "images": out.images[:keep], **extra}
+            "seconds": float(out.seconds), "images": out.images, **extra}
+
+
+def first(r: dict, n: int) -> dict:
+    """A cell's results for its first ``n`` images: the same images with the same noise
+    as a cell of ``n`` images (``noisy_set`` draws them in order), for a method that
+    treats each image on its own (its result on an image does not depend on the rest of
+    the batch). Per-image arrays are cut, the seconds prorated."""
+    big = len(r["psnr"])
+    if n > big:
+        raise ValueError(f"first: {n} images asked of a cell of {big}.")
+    if n == big:
+        return r
+    out = {}
+    for k, v in r.items():
+        if k == "seconds":
+            out[k] = float(v) * n / big
+        elif getattr(v, "ndim", 0) >= 1 and v.shape[0] == big:
+            out[k] = v[:n]
+        else:
+            out[k] = v
+    return out
 
 
 def _box(lvr: dict, checkpoint, key: str = "lvr") -> str:
@@ -137,7 +161,7 @@ def _box(lvr: dict, checkpoint, key: str = "lvr") -> str:
 
 @cached("lvr")
 def _lvr_cell(*, set_name, sigma, strategy, n, seed, lvr, celeba_source, checkpoint,
-              checkpoint_sha256, device, keep):
+              checkpoint_sha256, device):
     # Keyed by the box treatment: "lvr" and "lvr-project" are one cell.
     x, y, z_true = noisy_set(set_name, sigma, n, seed, celeba_source=celeba_source,
                              checkpoint=checkpoint, device=device)
@@ -145,37 +169,66 @@ def _lvr_cell(*, set_name, sigma, strategy, n, seed, lvr, celeba_source, checkpo
     extra = {}
     if z_true is not None:
         extra["z_mse"] = ((out.z - z_true) ** 2).mean(1).numpy()
-    return _scores(out, x, keep, z=out.z, loss=out.loss,
-                   steps_taken=out.extra["steps_taken"], **extra)
+    return _scores(out, x, z=out.z, loss=out.loss, steps_taken=out.extra["steps_taken"],
+                   **extra)
+
+
+def _adaptive_scores(out: Output, x) -> dict:
+    return _scores(out, x, steps_taken=out.extra["steps_taken"],
+                   stopped=out.extra["stopped"], residual=out.extra["residual"])
 
 
 @cached("adaptive")
 def _adaptive_cell(*, set_name, sigma, method, n, seed, steps, lvr, celeba_source,
-                   checkpoint, checkpoint_sha256, device, keep):
+                   checkpoint, checkpoint_sha256, device, start_n):
+    """IA-LVR or DIP on a set's first n images; IA-LVR starts from the first n latents of
+    the LVR cell of ``start_n`` images (the one the tables use), whose seconds count."""
     x, y, _ = noisy_set(set_name, sigma, n, seed, celeba_source=celeba_source,
                         checkpoint=checkpoint, device=device)
     ctx = _context(lvr, seed, checkpoint, device, ia_steps=steps, dip_steps=steps)
     start = None
     if METHODS[method].starts_from == "lvr":
-        # Started from the LVR cell's latents; its seconds count in the total.
-        r0 = _lvr_cell(set_name=set_name, sigma=sigma, strategy=_box(lvr, checkpoint, "lvr"),
-                       n=n,
-                       seed=seed, lvr=lvr,
-                       celeba_source=celeba_source, checkpoint=checkpoint,
-                       checkpoint_sha256=checkpoint_sha256, device=device, keep=keep)
+        r0 = first(_lvr_cell(set_name=set_name, sigma=sigma,
+                             strategy=_box(lvr, checkpoint, "lvr"), n=start_n, seed=seed,
+                             lvr=lvr, celeba_source=celeba_source, checkpoint=checkpoint,
+                             checkpoint_sha256=checkpoint_sha256, device=device), n)
         start = Output(r0["images"], r0["seconds"], z=r0["z"])
-    out = run_method(method, y, sigma, ctx, start=start)
-    return _scores(out, x, keep, steps_taken=out.extra["steps_taken"],
-                   stopped=out.extra["stopped"], residual=out.extra["residual"])
+    return _adaptive_scores(run_method(method, y, sigma, ctx, start=start), x)
+
+
+@cached("adaptive")
+def _member_cell(*, set_name, sigma, mirrored, start, n, seed, steps, lvr, celeba_source,
+                 checkpoint, checkpoint_sha256, device):
+    """One member of the IA-LVR ensemble other than the first (which is the IA-LVR cell):
+    ``adaptive.ensemble_member`` from LVR's start number ``start`` of its images
+    (``adaptive.member_start``, with the profile's LVR settings), images mirrored back."""
+    from .adaptive import ensemble_member, member_start
+    x, y, _ = noisy_set(set_name, sigma, n, seed, celeba_source=celeba_source,
+                        checkpoint=checkpoint, device=device)
+    ctx = _context(lvr, seed, checkpoint, device)
+    G = ctx.generator
+    op = operator_for(y, latent_shape(G)[1])     # as the methods' runners make it
+    t0 = time.perf_counter()
+    z0 = member_start(G, y.flip(-1) if mirrored else y, start, ctx.lvr, encoder=ctx.encoder,
+                      operator=op, seed=ctx.seed, device=device)
+    kw = {} if steps is None else {"steps": steps}
+    r = ensemble_member(G, y, float(sigma), mirrored, z0, operator=op,
+                        seed=ctx.seed, device=device, **kw)
+    with torch.no_grad():
+        images = op(r.images)
+    out = Output(images, time.perf_counter() - t0, z=r.z,
+                 extra={"steps_taken": r.steps_taken, "stopped": r.stopped,
+                        "residual": r.residual})
+    return _adaptive_scores(out, x)
 
 
 @cached("classical")
 def _classical_cell(*, set_name, sigma, method, n, seed, celeba_source, checkpoint,
-                    checkpoint_sha256, device, keep):
+                    checkpoint_sha256, device):
     x, y, _ = noisy_set(set_name, sigma, n, seed, celeba_source=celeba_source,
                         checkpoint=checkpoint, device=device)
     out = run_method(method, y, sigma, Context(seed=seed + 2, device=device))
-    return _scores(out, x, keep, sigma_used=out.sigma_used)
+    return _scores(out, x, sigma_used=out.sigma_used)
 
 
 @cached("sharpness")
@@ -268,59 +321,106 @@ class Scores:
     sigma_used: np.ndarray | None = None
 
 
-def _lvr_sa_scores(m: str, r: dict, y, x, set_name, sigma, profile, seed, dev,
-                   keep) -> Scores:
-    """LVR-SA from the cached LVR cell's latents and the profile's sharpness vectors."""
+def _lvr_sa_cell(m: str, r: dict, y, x, sigma, profile, seed, dev) -> dict:
+    """LVR-SA from the LVR cell's latents and the profile's sharpness vectors."""
     ctx = Context(generator=generator_for(profile.checkpoint, dev),
                   bank=lambda: bank_for(profile, seed, dev), device=dev)
-    o = run_method(m, y, sigma, ctx, start=Output(r["images"], r["seconds"], z=r["z"]))
-    return Scores(m, set_name, sigma, psnr(o.images, x), ssim(o.images, x), o.seconds,
-                  o.images[:keep], sigma_used=o.sigma_used)
+    o = run_method(m, y, sigma, ctx,
+                   start=Output(r["images"], r["seconds"], z=r["z"]))
+    return {"psnr": psnr(o.images, x), "ssim": ssim(o.images, x), "seconds": o.seconds,
+            "images": o.images, "sigma_used": o.sigma_used}
+
+
+def _fused(parts: list[dict], y, x, **extra) -> dict:
+    """The mean image of several cells' outputs (``methods.fuse``: a fusion method's, or
+    the ensemble's members'), scored."""
+    o = fuse([Output(p["images"], float(p["seconds"])) for p in parts])
+    return {"psnr": psnr(o.images, x), "ssim": ssim(o.images, x), "seconds": o.seconds,
+            "images": o.images, "residual": (o.images - y).pow(2).flatten(1).mean(1), **extra}
+
+
+def set_size(profile: Profile, set_name: str) -> int:
+    """The profile's number of images of a set: the size of the cells its tables use."""
+    return (profile.n_generated if set_name.startswith("generated") else
+            profile.n_celeba if set_name == "celeba-test" else profile.n_unseen)
 
 
 def evaluate(set_name: str, sigma: float, methods, profile: Profile, *, n: int | None = None,
              seed: int = 0, device: str = "auto", keep: int = 8) -> dict[str, Scores]:
     """Run (or read from the cache) every method on one set at one sigma.
 
-    n defaults to the profile's size for the set. Returns {method: Scores}; "clean" and
-    "noisy" image samples are included under the method names "clean" and "noisy".
+    n defaults to the profile's size for the set (``set_size``). A smaller n reads the
+    methods that treat each image on its own (LVR, LVR-SA, BM3D and the other classical
+    filters) from the profile-size cell's first n images (``first``), and IA-LVR starts
+    from those LVR latents, so no result is computed twice. Returns {method: Scores},
+    each with its first ``keep`` output images; the clean images are included under the
+    method name "clean".
     """
     unknown = set(methods) - set(METHODS)
     if unknown:
         raise ValueError(f"unknown methods {sorted(unknown)}; expected some of {tuple(METHODS)}.")
     dev = str(resolve_device(device))
-    if n is None:
-        n = (profile.n_generated if set_name.startswith("generated") else
-             profile.n_celeba if set_name == "celeba-test" else profile.n_unseen)
-    common = dict(set_name=set_name, sigma=float(sigma), n=n, seed=seed,
+    full = set_size(profile, set_name)
+    n = full if n is None else n
+    base_n = max(n, full)       # the cell size per-image methods are read from
+    common = dict(set_name=set_name, sigma=float(sigma), seed=seed,
                   celeba_source=profile.celeba, checkpoint=profile.checkpoint,
-                  checkpoint_sha256=_checkpoint_sha256(profile.checkpoint), device=dev,
-                  keep=keep)
+                  checkpoint_sha256=_checkpoint_sha256(profile.checkpoint), device=dev)
     x, y, _ = noisy_set(set_name, sigma, n, seed, celeba_source=profile.celeba,
                         checkpoint=profile.checkpoint, device=dev)
+    lvr = profile.lvr.asdict()
+    done: dict[str, dict] = {}
+
+    def cell(m: str) -> dict:
+        if m in done:
+            return done[m]
+        meth = METHODS[m]
+        family = meth.family
+        if family == "input":
+            r = {"psnr": psnr(y, x), "ssim": ssim(y, x), "seconds": 0.0, "images": y}
+        elif family == "lvr":
+            r = first(_lvr_cell(strategy=_box(lvr, profile.checkpoint, m), lvr=lvr,
+                                n=base_n, **common), n)
+        elif family == "lvr-sa":
+            r = _lvr_sa_cell(m, cell(meth.starts_from), y, x, sigma, profile, seed, dev)
+        elif family == "fusion":
+            r = _fused([cell(k) for k in meth.fuses], y, x)
+        elif m == "ia-lvr-ensemble":
+            r = _ensemble_cells(n, lvr, profile, common, [cell("ia-lvr")], y, x)
+        elif family == "adaptive":
+            steps = profile.ia_steps if meth.starts_from == "lvr" else profile.dip_steps
+            r = _adaptive_cell(method=m, steps=steps, lvr=lvr, n=n,
+                               start_n=base_n if meth.starts_from == "lvr" else None,
+                               **common)
+        else:
+            r = first(_classical_cell(method=m, n=base_n, **common), n)
+        done[m] = r
+        return r
+
     out: dict[str, Scores] = {"clean": Scores("clean", set_name, sigma, np.full(n, np.inf),
                                               np.ones(n), 0.0, x[:keep])}
-    lvr = profile.lvr.asdict()
     for m in methods:
+        r = cell(m)
         family = METHODS[m].family
-        if family == "input":
-            out[m] = Scores(m, set_name, sigma, psnr(y, x), ssim(y, x), 0.0, y[:keep])
-            continue
-        if family in ("lvr", "lvr-sa"):
-            lvr_key = m if family == "lvr" else METHODS[m].starts_from
-            r = _lvr_cell(strategy=_box(lvr, profile.checkpoint, lvr_key), lvr=lvr, **common)
-        elif family == "adaptive":
-            steps = profile.ia_steps if m == "ia-lvr" else profile.dip_steps
-            r = _adaptive_cell(method=m, steps=steps, lvr=lvr, **common)
-        else:
-            r = _classical_cell(method=m, **common)
-        if family == "lvr-sa":
-            out[m] = _lvr_sa_scores(m, r, y, x, set_name, sigma, profile, seed, dev, keep)
-        else:
-            used = r.get("sigma_used", np.full(n, float(sigma)) if family == "adaptive" else None)
-            out[m] = Scores(m, set_name, sigma, r["psnr"], r["ssim"], r["seconds"],
-                            r["images"], r.get("z_mse"), sigma_used=used)
+        used = r.get("sigma_used")
+        if used is None and family in ("adaptive", "fusion") and METHODS[m].needs_sigma:
+            used = np.full(n, float(sigma))
+        out[m] = Scores(m, set_name, sigma, r["psnr"], r["ssim"], r["seconds"],
+                        r["images"][:keep], r.get("z_mse"), sigma_used=used)
     return out
+
+
+def _ensemble_cells(n, lvr, profile, common, head, y, x) -> dict:
+    """The IA-LVR ensemble (``adaptive.ENSEMBLE_MEMBERS`` members) from cached members:
+    the first is the IA-LVR cell (``head``), the others ``_member_cell``; the same mean
+    as ``adaptive.ensemble_mean``."""
+    from .adaptive import ENSEMBLE_MEMBERS, ensemble_plan
+    members = list(head)
+    for mirrored, k in ensemble_plan(ENSEMBLE_MEMBERS)[len(members):]:
+        members.append(_member_cell(mirrored=mirrored, start=k, n=n, steps=profile.ia_steps,
+                                    lvr=lvr, **common))
+    return _fused(members, y, x, steps_taken=sum(r["steps_taken"] for r in members),
+                  stopped=torch.stack([torch.as_tensor(r["stopped"]) for r in members]).all(0))
 
 
 def lvr_description(profile: Profile, device: str = "auto") -> str:

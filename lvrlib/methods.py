@@ -11,6 +11,7 @@ compared with the gray (resized) projection A(G(z)).
 """
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -22,7 +23,7 @@ from .settings import LVRSettings
 # The runners import torch and the method modules when they run, so that the registry
 # (labels, keys) is cheap to read: ``lvrlib --help`` lists the methods without torch.
 
-__all__ = ["Method", "METHODS", "Context", "Output", "run_method", "run_methods", "label",
+__all__ = ["Method", "METHODS", "Context", "Output", "run_method", "run_methods", "fuse", "label",
            "short_label", "LVR_METHODS", "CLI_METHODS"]
 
 
@@ -32,8 +33,9 @@ class Method:
 
     label: in tables ("LVR-SA (true sigma)"); short: in the compact tables of the book's
     text column (non-breaking hyphens); name: the plain name (the CLI's sheet, "LVR-SA").
-    family: "input", "lvr", "lvr-sa", "adaptive" or "classical". strategy: the box
-    treatment of an LVR method (None: that of the LVR settings it runs with). blind: sigma estimated from y rather than given.
+    family: "input", "lvr", "lvr-sa", "adaptive", "classical" or "fusion" (the mean image of
+    the methods in ``fuses``). strategy: the box treatment of an LVR method (None: that of
+    the LVR settings it runs with). blind: sigma estimated from y rather than given.
     """
 
     key: str
@@ -46,6 +48,7 @@ class Method:
     strategy: str | None = None
     blind: bool = False
     in_cli: bool = False
+    fuses: tuple = ()
 
 
 def _m(key, label, short, name, family, **kw) -> tuple[str, Method]:
@@ -76,6 +79,9 @@ METHODS: dict[str, Method] = dict([
        "adaptive", starts_from="lvr", in_cli=True),
     _m("dip", "DIP (true sigma)", "DIP", "DIP", "adaptive"),
     _m("bm3d", "BM3D (true sigma)", "BM3D", "BM3D", "classical", in_cli=True),
+    # Not a GAN prior alone: the mean of the ensemble's image and BM3D's.
+    _m("ensemble+bm3d", "IA-LVR ensemble + BM3D, fused (true sigma)", "ens.+BM3D",
+       "IA-LVR ensemble + BM3D", "fusion", fuses=("ia-lvr-ensemble", "bm3d")),
     _m("bm3d-blind", "BM3D (blind)", "BM3D blind", "BM3D", "classical", blind=True),
     _m("nlm", "non-local means", "NLM", "NLM", "classical"),
     _m("tv", "total variation", "TV", "TV", "classical"),
@@ -197,8 +203,7 @@ def _run_lvr_sa(m: Method, y, sigma, ctx: Context, start: Output) -> Output:
 def _run_adaptive(m: Method, y, sigma, ctx: Context, start: Output | None) -> Output:
     import torch
 
-    from .adaptive import dip, ia_lvr, ia_lvr_ensemble
-    from .recovery import recover
+    from .adaptive import dip, ia_lvr, ia_lvr_ensemble, member_start
 
     G = ctx.generator
     op = _operator(G, y)
@@ -211,13 +216,8 @@ def _run_adaptive(m: Method, y, sigma, ctx: Context, start: Output | None) -> Ou
         seconds = start.seconds + res.seconds
     elif m.key == "ia-lvr-ensemble":
         steps = {} if ctx.ia_steps is None else {"steps": ctx.ia_steps}
-
-        def lvr_start(images, k):
-            """LVR as the context runs it (start 0), or from a random start (k >= 1)."""
-            settings = ctx.lvr if k == 0 else ctx.lvr.replace(init="random")
-            return recover(G, images, settings, operator=op, seed=ctx.seed + k,
-                           device=ctx.device, encoder=ctx.encoder).z
-
+        lvr_start = functools.partial(member_start, G, settings=ctx.lvr, encoder=ctx.encoder,
+                                      operator=op, seed=ctx.seed, device=ctx.device)
         kw.pop("callback")
         res = ia_lvr_ensemble(G, y, s, z_init=start.z, start=lvr_start, **steps, **kw)
         seconds = start.seconds + res.seconds
@@ -245,8 +245,20 @@ def _run_input(m: Method, y, sigma, ctx: Context, start) -> Output:
     return Output(y, 0.0)
 
 
+def fuse(parts: Sequence[Output]) -> Output:
+    """The mean image of several methods' outputs on the same images (a fusion method);
+    its seconds are theirs summed."""
+    import torch
+    return Output(torch.stack([p.images for p in parts]).mean(0),
+                  sum(p.seconds for p in parts))
+
+
+def _run_fusion(m: Method, y, sigma, ctx: Context, start) -> Output:
+    return fuse(list(run_methods(m.fuses, y, sigma, ctx).values()))
+
+
 _RUNNERS = {"input": _run_input, "lvr": _run_lvr, "lvr-sa": _run_lvr_sa,
-            "adaptive": _run_adaptive, "classical": _run_classical}
+            "adaptive": _run_adaptive, "classical": _run_classical, "fusion": _run_fusion}
 
 
 def run_method(key: str, y: "torch.Tensor", sigma, ctx: Context, *,
@@ -269,6 +281,11 @@ def run_methods(keys: Sequence[str], y: "torch.Tensor", sigma, ctx: Context,
     out: dict[str, Output] = dict(done or {})
     for key in keys:
         if key in out:
+            continue
+        if key in METHODS and METHODS[key].family == "fusion":   # its parts run once too
+            parts = run_methods(METHODS[key].fuses, y, sigma, ctx, done=out)
+            out.update(parts)
+            out[key] = fuse(list(parts.values()))
             continue
         src = METHODS[key].starts_from if key in METHODS else None
         if src is not None and src not in out:

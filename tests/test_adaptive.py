@@ -287,3 +287,45 @@ def test_ensemble_same_seed_same_result_and_generator_untouched(G, z_true):
     assert torch.equal(a.images, b.images)
     assert all(torch.equal(before[k], v) for k, v in G.state_dict().items())
     assert not G.training
+
+
+# --------------------------------------------------------------------------- SURE stop
+def test_sure_stop_returns_the_fit_of_least_estimated_risk(G, z_true):
+    """stop="sure": the output is the fit at the step of least estimated risk, and each
+    image runs exactly ``sure_patience`` steps past that step (or to the budget, which
+    ``stopped`` tells apart)."""
+    with torch.no_grad():
+        y = G(z_true) + exact_noise((3, 3, 64, 64), 11, S2)
+    z0 = z_true + 0.1
+    seen = {}
+
+    def cb(t, idx, out):
+        for i, im in zip(idx.tolist(), out):
+            seen[(t, i)] = im.clone()
+    r = ia_lvr(G, y, SIGMA, z_init=z0, steps=40, stop="sure", sure_patience=4,
+               sure_eps=0.05, device=CPU, callback=cb)
+    risk = r.risk.nan_to_num(float("inf"))
+    assert torch.equal(r.steps_taken, risk.argmin(0))
+    for i, t in enumerate(r.steps_taken.tolist()):
+        assert torch.equal(r.images[i], seen[(t, i)])       # the same tensor, copied
+        ran = int((~r.risk[:, i].isnan()).sum()) - 1        # the last step it was scored at
+        assert ran == (t + 4 if r.stopped[i] else 40)
+    # At step 0 the fit G(z0) does not depend on y, so the divergence term is exactly 0
+    # (both runs compute the same numbers) and the risk is the residual minus sigma^2;
+    # sigma^2 is squared in float32 there and in float64 here: one float32 rounding of
+    # about 0.038, 4e-9 at most, so atol 1e-7 holds on any CPU.
+    assert torch.allclose(r.risk[0], r.history[0] - S2, rtol=0, atol=1e-7)
+    assert r.settings["stop"] == "sure"
+
+
+def test_sure_stop_keeps_the_generator_and_refuses_unknown_stops(G, z_true):
+    before = {k: v.clone() for k, v in G.state_dict().items()}
+    with torch.no_grad():
+        y = G(z_true) + exact_noise((3, 3, 64, 64), 12, S2)
+    a = ia_lvr(G, y, SIGMA, z_init=z_true, steps=5, stop="sure", device=CPU, seed=1)
+    b = ia_lvr(G, y, SIGMA, z_init=z_true, steps=5, stop="sure", device=CPU, seed=1)
+    assert torch.equal(a.images, b.images)                 # the probe is seeded
+    assert all(torch.equal(before[k], v) for k, v in G.state_dict().items())
+    assert ia_lvr(G, y, SIGMA, z_init=z_true, steps=5, device=CPU).risk is None
+    with pytest.raises(ValueError, match="stop='oracle'"):
+        ia_lvr(G, y, SIGMA, z_init=z_true, steps=5, stop="oracle", device=CPU)

@@ -550,30 +550,56 @@ def test_psnr_by_set_draws_one_panel_per_set_and_refuses_duplicates():
         psnr_vs_sigma_by_set(cells + [cells[0]], ["lvr"])
 
 
-def test_beyond_reads_bm3d_from_table3s_cells_and_gets_the_same_scores(monkeypatch, tmp_path):
-    """The Beyond chapter's BM3D cells are the first n_adaptive images of Table 3's: the
-    same images with the same noise, so the same scores as running BM3D on those images
-    (BM3D runs on one thread, image by image), without running it twice."""
+def test_a_smaller_cell_reads_the_per_image_methods_from_the_tables_cell(monkeypatch, tmp_path):
+    """evaluate with n below the profile's set size (the Beyond chapter's cells) reads LVR
+    and BM3D from the profile-size cell's first n images, computing neither again: the
+    same scores as BM3D run on those images alone (BM3D runs on one thread, image by
+    image); IA-LVR starts from those LVR latents."""
+    from lvrlib import experiments
     monkeypatch.setenv("LVRLIB_RESULTS", str(tmp_path))
     for var in ("LVRLIB_NO_CACHE", "LVRLIB_CHECKPOINT", "LVRLIB_PROFILE"):
         monkeypatch.delenv(var, raising=False)
-    prof = get_profile("smoke", unseen=("olivetti",), n_unseen=3, n_adaptive=2)
-    calls = []
-    real = paper.evaluate
+    prof = get_profile("smoke", n_unseen=3)
+    sizes = []
+    for name in ("_lvr_cell", "_classical_cell", "_adaptive_cell"):
+        real_cell = getattr(experiments, name)
 
-    def spy(name, sigma, methods, profile, **kw):
-        calls.append((name, tuple(methods), kw.get("n")))
-        return real(name, sigma, methods, profile, **kw)
-
-    monkeypatch.setattr(paper, "evaluate", spy)
-    monkeypatch.setattr(paper, "BEYOND_METHODS", ("noisy", "bm3d", "lvr"))   # no DIP/IA-LVR here
-    [r] = paper.beyond(prof, [50], device="cpu")[1:]          # olivetti
-    assert ("olivetti", paper.PER_IMAGE_METHODS, None) in calls     # Table 3's cell
-    assert ("olivetti", ("lvr",), 2) in calls                       # its own images
-    alone = real("olivetti", 50, ["noisy", "bm3d"], prof, n=2, keep=2, device="cpu")
+        def spy(*, _real=real_cell, _name=name, **kw):
+            sizes.append((_name, kw["n"], kw.get("start_n")))
+            return _real(**kw)
+        monkeypatch.setattr(experiments, name, spy)
+    r = paper.evaluate("olivetti", 50, ["noisy", "bm3d", "lvr", "ia-lvr"], prof, n=2,
+                       keep=2, device="cpu")
+    assert ("_classical_cell", 3, None) in sizes and ("_lvr_cell", 3, None) in sizes
+    assert ("_adaptive_cell", 2, 3) in sizes                    # its own 2 images
+    assert not [s for s in sizes if s[0] != "_adaptive_cell" and s[1] != 3]
+    big = paper.evaluate("olivetti", 50, ["bm3d", "lvr"], prof, keep=3, device="cpu")
+    np.testing.assert_array_equal(r["bm3d"].psnr, big["bm3d"].psnr[:2])
+    np.testing.assert_array_equal(r["lvr"].psnr, big["lvr"].psnr[:2])
+    assert r["bm3d"].seconds == pytest.approx(big["bm3d"].seconds * 2 / 3)
+    monkeypatch.setenv("LVRLIB_NO_CACHE", "1")               # BM3D on the 2 images alone
+    alone = paper.evaluate("olivetti", 50, ["noisy", "bm3d"], get_profile("smoke", n_unseen=2),
+                           keep=2, device="cpu")
     np.testing.assert_array_equal(r["bm3d"].psnr, alone["bm3d"].psnr)
     np.testing.assert_array_equal(r["noisy"].psnr, alone["noisy"].psnr)
     assert torch.equal(r["bm3d"].images, alone["bm3d"].images)
-    assert len(r["lvr"].psnr) == len(r["bm3d"].psnr) == 2
     with pytest.raises(ValueError, match="3 images asked of a cell of 2"):
         paper.first_images(r["bm3d"], 3)
+
+
+def test_the_fusion_is_the_mean_image_of_the_ensemble_and_bm3d(monkeypatch, tmp_path):
+    monkeypatch.setenv("LVRLIB_RESULTS", str(tmp_path))
+    for var in ("LVRLIB_NO_CACHE", "LVRLIB_CHECKPOINT", "LVRLIB_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    prof = get_profile("smoke")
+    r = paper.evaluate("celeba-test", 50, ["bm3d", "ia-lvr-ensemble", "ensemble+bm3d"], prof,
+                       n=2, keep=2, device="cpu")
+    fused = (r["bm3d"].images + r["ia-lvr-ensemble"].images) / 2
+    # The mean of two float32 images, computed as torch.stack(...).mean(0): within one
+    # rounding of (a + b) / 2, about 6e-8 on values in [-1, 1].
+    assert torch.allclose(r["ensemble+bm3d"].images, fused, atol=1e-6, rtol=0)
+    from lvrlib.metrics import psnr
+    np.testing.assert_allclose(r["ensemble+bm3d"].psnr, psnr(fused, r["clean"].images),
+                               atol=1e-4)
+    assert r["ensemble+bm3d"].seconds == pytest.approx(r["bm3d"].seconds
+                                                       + r["ia-lvr-ensemble"].seconds)

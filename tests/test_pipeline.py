@@ -161,7 +161,8 @@ def test_registry_labels_and_cli_methods():
     assert methods.short_label("LVR-SA (true sigma)") == methods.short_label("lvr-sa") == "LVR\u2011SA"
     assert methods.label("clean") == "clean"
     assert {m.family for m in METHODS.values()} == {"input", "lvr", "lvr-sa", "adaptive",
-                                                    "classical"}
+                                                    "classical", "fusion"}
+    assert all(set(m.fuses) <= set(METHODS) for m in METHODS.values())
     assert all(METHODS[m.starts_from].family == "lvr" for m in METHODS.values()
                if m.starts_from)
     with pytest.raises(ValueError, match="starts from the result of lvr"):
