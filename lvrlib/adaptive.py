@@ -356,6 +356,32 @@ def _default_batch(dev: torch.device) -> int:
     return 1 if dev.type == "cpu" else 64
 
 
+def _threads(dev: torch.device, batches: int) -> int:
+    """Batches adapted at once on the CPU: one per intra-op thread torch has (each batch
+    then computes on one thread). An image's steps are small matrix products that two
+    threads split poorly: on this project's 2-core CPU one IA-LVR step took 37 ms on two
+    threads and 49 ms on one, so two images on a thread each run 1.5 times as fast as
+    one after the other (``python benchmarks/adaptive_tune.py --only-batch-timing``)."""
+    if dev.type != "cpu" or batches < 2:
+        return 1
+    return max(1, min(torch.get_num_threads(), batches))
+
+
+def _on_threads(run, starts, threads: int):
+    """``[run(i) for i in starts]`` on ``threads`` Python threads, torch's intra-op
+    threads set to one meanwhile (and restored): each batch's numbers are those of a
+    one-thread run whatever the thread it lands on. torch releases the GIL in its
+    kernels, so the threads compute at once."""
+    from concurrent.futures import ThreadPoolExecutor
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(threads) as pool:
+            return list(pool.map(run, starts))
+    finally:
+        torch.set_num_threads(before)
+
+
 def _adapt_in_batches(plan, z, y, op, target, batch_size, callback, sure=None, **kw):
     """``_adapt`` (or, with ``sure`` = dict(sigma_u=per-image sigma in [-1, 1] units, eps,
     patience, seed), ``_adapt_sure``) over consecutive batches of ``batch_size`` images,
@@ -363,17 +389,22 @@ def _adapt_in_batches(plan, z, y, op, target, batch_size, callback, sure=None, *
     if batch_size < 1:
         raise ValueError(f"batch_size={batch_size}; expected >= 1.")
     n = z.shape[0]
-    parts = []
-    for i in range(0, n, batch_size):
+
+    def run(i):
         j = min(n, i + batch_size)
         cb = None if callback is None else (
-            lambda t, idx, out, i=i: callback(t, idx + i, out))
+            lambda t, idx, out: callback(t, idx + i, out))
         args = (plan, _stacked_weights(plan, j - i), z[i:j], y[i:j], op, target[i:j])
         if sure is None:
-            parts.append((*_adapt(*args, callback=cb, **kw), None))
-        else:
-            parts.append(_adapt_sure(*args, callback=cb, **kw,
-                                     **{**sure, "sigma_u": sure["sigma_u"][i:j]}))
+            return (*_adapt(*args, callback=cb, **kw), None)
+        return _adapt_sure(*args, callback=cb, **kw,
+                           **{**sure, "sigma_u": sure["sigma_u"][i:j]})
+    starts = list(range(0, n, batch_size))
+    threads = _threads(z.device, len(starts))
+    if threads == 1:
+        parts = [run(i) for i in starts]
+    else:
+        parts = _on_threads(run, starts, threads)
     images, zs, taken, residual, stopped, hist, risk = zip(*parts)
     return (torch.cat(images), torch.cat(zs), torch.cat(taken), torch.cat(residual),
             torch.cat(stopped), torch.cat(hist, dim=1),

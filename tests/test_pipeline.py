@@ -206,15 +206,37 @@ def test_the_sharpness_bank_is_estimated_with_the_lvr_it_corrects(monkeypatch):
     import lvrlib.experiments as ex
     from lvrlib.profiles import get_profile
 
-    seen = {}
-    monkeypatch.setattr(ex, "_bank_cell", lambda **kw: seen.update(kw) or
-                        {"vectors": torch.zeros(1, 100), "sigmas": [50.0]})
+    seen = []
+    monkeypatch.setattr(ex, "_lvr_cell", lambda **kw: seen.append(kw) or
+                        {"z": torch.zeros(kw["n"], 100)})
     assert METHODS["lvr"].strategy is None          # the settings' own
     for given, used in ((None, "project"), ("none", "none"), ("stochastic", "stochastic")):
         prof = get_profile("smoke", strategy=given, optimizer="sgd")
+        seen.clear()
         ex.bank_for(prof, device="cpu")
-        assert seen["lvr"]["strategy"] == used == ex._box(prof.lvr.asdict(), None, "lvr")
-        assert seen["lvr"]["steps"] == 8
+        assert [kw["strategy"] for kw in seen] == [used] == [ex._box(prof.lvr.asdict(), None,
+                                                                     "lvr")]
+        assert seen[0]["lvr"]["steps"] == 8 and seen[0]["set_name"] == "generated"
+        assert seen[0]["n"] == prof.sharpness_n
+
+
+def test_the_bank_from_the_lvr_cells_is_sharpness_bank(monkeypatch, tmp_path):
+    """bank_for reads its recoveries from the LVR cells of the generated set: the same
+    images, noise and recover() call as sharpness.sharpness_bank, so the same vectors."""
+    import lvrlib.experiments as ex
+    from lvrlib.profiles import get_profile
+    from lvrlib.sharpness import sharpness_bank
+
+    monkeypatch.setenv("LVRLIB_RESULTS", str(tmp_path))
+    monkeypatch.delenv("LVRLIB_NO_CACHE", raising=False)
+    prof = get_profile("smoke")
+    bank = ex.bank_for(prof, device="cpu")
+    ref = sharpness_bank(ex.generator_for(None, "cpu"), [50.0], prof.sharpness_n, seed=0,
+                         settings=prof.lvr.replace(strategy="project"))
+    # The same recover() on the same inputs (the identity operator in the cell, none in
+    # sharpness_bank: the same float32 arithmetic), then means over 4 latents: within a
+    # few float32 roundings of values below 1, 1e-6.
+    torch.testing.assert_close(bank.vectors, ref.vectors, atol=1e-6, rtol=0)
 
 
 def test_classical_methods_take_a_sigma_per_image_or_estimate_it(y):
