@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import torch
 
 from lvrlib.adaptive import ensemble_member, ensemble_plan, member_start
 from lvrlib.baselines import bm3d_denoise
-from lvrlib.benchmarking import add_run_options, training_faces, write_csv, write_facts
-from lvrlib.experiments import generator_for
+from lvrlib.benchmarking import add_run_options, tuning_run, write_csv, write_facts
 from lvrlib.metrics import paired_diff, psnr
 from lvrlib.physics import noisy_copy
 
@@ -67,10 +65,7 @@ def main(argv=None):
     torch.set_num_threads(min(2, torch.get_num_threads()))
     n, k_max = (2, 2) if a.quick else (a.n, a.max_members)
     sigmas = [float(s) for s in a.sigmas.split(",")][: 1 if a.quick else None]
-    G = generator_for(None, "cpu")
-    x = training_faces(n)
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
+    G, x, out = tuning_run(a.out, n)
     rows, started = [], time.perf_counter()
     for sigma in sigmas:
         y = noisy_copy(x, sigma, 0)

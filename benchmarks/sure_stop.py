@@ -21,14 +21,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from lvrlib.adaptive import IA_STEPS, SURE_PATIENCE, ia_lvr
-from lvrlib.benchmarking import add_run_options, training_faces, write_csv, write_facts
-from lvrlib.experiments import generator_for
+from lvrlib.benchmarking import add_run_options, tuning_run, write_csv, write_facts
 from lvrlib.metrics import paired_diff, psnr
 from lvrlib.physics import noisy_copy
 from lvrlib.recovery import recover
@@ -61,10 +59,7 @@ def main(argv=None):
     budget = 6 if a.quick else IA_STEPS
     sigmas = [float(s) for s in a.sigmas.split(",")][: 1 if a.quick else None]
     epss = [float(e) for e in a.eps.split(",")][: 1 if a.quick else None]
-    G = generator_for(None, "cpu")
-    x = training_faces(n)
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
+    G, x, out = tuning_run(a.out, n)
     rows, started = [], time.perf_counter()
     for sigma in sigmas:
         y = noisy_copy(x, sigma, 0)

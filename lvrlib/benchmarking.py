@@ -219,6 +219,15 @@ def training_faces(n: int):
     return celeba_sample("train", limit=899)[-n:]
 
 
+def tuning_run(out: str | Path, n: int):
+    """What a tuning benchmark on training faces starts from: the shipped generator (CPU),
+    the last ``n`` training faces (``training_faces``) and its output folder, made."""
+    from .experiments import generator_for
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    return generator_for(None, "cpu"), training_faces(n), out
+
+
 def find_study(folder: str | Path | None = None) -> Path | None:
     """The folder of ``lvr_speed.py --study``'s study_curves.csv: ``folder`` when it holds
     one (a speed run's folder may), else ``lvrlib.records.recorded_run``'s (your own full
