@@ -33,10 +33,10 @@ import torch
 from .cache import cached
 from .checkpoints import load_generator, read_metadata
 from .data import celeba, celeba_sample, lfw, lfw_subset, olivetti
-from .dcgan import generated_images, latent_shape, resolve_device
-from .methods import METHODS, Context, Output, fuse, label, run_method
+from .dcgan import generated_images, resolve_device
+from .methods import METHODS, Context, Output, fuse, label, observation_operator, run_method
 from .metrics import MeanCI, mean_ci, paired_diff, psnr, ssim
-from .physics import noisy_copy, operator_for
+from .physics import noisy_copy
 from .profiles import Profile
 from .recovery import recover
 from .settings import PRIOR_STRATEGY, LVRSettings, prior_of
@@ -207,7 +207,7 @@ def _member_cell(*, set_name, sigma, mirrored, start, n, seed, steps, lvr, celeb
                         checkpoint=checkpoint, device=device)
     ctx = _context(lvr, seed, checkpoint, device)
     G = ctx.generator
-    op = operator_for(y, latent_shape(G)[1])     # as the methods' runners make it
+    op = observation_operator(G, y)
     t0 = time.perf_counter()
     z0 = member_start(G, y.flip(-1) if mirrored else y, start, ctx.lvr, encoder=ctx.encoder,
                       operator=op, seed=ctx.seed, device=device)

@@ -23,7 +23,7 @@ from .settings import LVRSettings
 # The runners import torch and the method modules when they run, so that the registry
 # (labels, keys) is cheap to read: ``lvrlib --help`` lists the methods without torch.
 
-__all__ = ["Method", "METHODS", "Context", "Output", "run_method", "run_methods", "fuse", "label",
+__all__ = ["Method", "METHODS", "Context", "Output", "run_method", "run_methods", "fuse", "observation_operator", "label",
            "short_label", "LVR_METHODS", "CLI_METHODS"]
 
 
@@ -162,7 +162,9 @@ def _sigmas(y: "torch.Tensor", sigma, blind: bool) -> np.ndarray:
     return np.full(len(y), float(s[0])) if s.size == 1 else s
 
 
-def _operator(G, y):
+def observation_operator(G, y):
+    """The operator from a generator's images to observations shaped like y (gray,
+    resized: ``physics.operator_for``); outputs are compared in that space."""
     from .dcgan import latent_shape
     from .physics import operator_for
     return operator_for(y, latent_shape(G)[1])
@@ -174,7 +176,7 @@ def _run_lvr(m: Method, y, sigma, ctx: Context, start) -> Output:
     from .recovery import recover
 
     G = ctx.generator
-    op = _operator(G, y)
+    op = observation_operator(G, y)
     box = {} if m.strategy is None else {"strategy": m.strategy}   # None: ctx.lvr's own
     res = recover(G, y, ctx.lvr, **box, operator=op, seed=ctx.seed,
                   device=ctx.device, encoder=ctx.encoder, callback=ctx.callback(m.key, y))
@@ -194,7 +196,7 @@ def _run_lvr_sa(m: Method, y, sigma, ctx: Context, start: Output) -> Output:
     sig = _sigmas(y, sigma, m.blind)
     t0 = time.perf_counter()
     s = torch.stack([bank.at(float(v)) for v in sig])
-    out = lvr_sa(G, start.z, s, _operator(G, y))
+    out = lvr_sa(G, start.z, s, observation_operator(G, y))
     seconds = start.seconds + time.perf_counter() - t0
     residual = (out - y.to(out.device, out.dtype)).pow(2).flatten(1).mean(1)
     return Output(out, seconds, z=start.z, sigma_used=sig, extra={"residual": residual})
@@ -206,7 +208,7 @@ def _run_adaptive(m: Method, y, sigma, ctx: Context, start: Output | None) -> Ou
     from .adaptive import dip, ia_lvr, ia_lvr_ensemble, member_start
 
     G = ctx.generator
-    op = _operator(G, y)
+    op = observation_operator(G, y)
     sig = _sigmas(y, sigma, m.blind)
     s = sig.tolist()
     kw = dict(operator=op, seed=ctx.seed, device=ctx.device, callback=ctx.callback(m.key, y))

@@ -124,7 +124,7 @@ tune_table
 # least risk. Measured on {glue:text}`sure_n` training faces (`benchmarks/sure_stop.py`),
 # PSNR (dB), its paired difference to the best stop in hindsight (− best) and to the
 # discrepancy stop (with its 95% CI), and seconds per image of the adaptation (the LVR
-# start not included); "SURE 0.05" is the probe size:
+# start not included); the number after "SURE" is the probe size eps ([-1, 1] units):
 
 # %% tags=["hide-input"]
 sure, sure_facts = read_tuning("sure_stop_cpu", "sure_stop", "python benchmarks/sure_stop.py")
