@@ -21,10 +21,12 @@ the text of its row; recover() with those settings, unless said otherwise):
 - the encoder's latent alone.
 
 ``--generator gan-face`` runs the DCGAN of the gan-face-generate wheel instead
-(``lvrlib.external``, normal prior, no encoder: the random-start rows only).
+(``lvrlib.external``, normal prior, no encoder: the random-start rows only), and
+``--encoder PATH`` gives it an encoder (``lvrlib train-encoder gan-face -o PATH``): then
+the encoder's rows run too, whitened with the curvature the file carries.
 
     python benchmarks/lvr_converge.py [--n 64] [--sigma 50] [--generator shipped|gan-face]
-        [--quick] [--out DIR]
+        [--encoder PATH] [--quick] [--out DIR]
 
 Writes converge.csv (one row per setting), converge_per_image.csv and
 converge_machine.csv (the run's facts) to --out (default benchmarks/results/).
@@ -43,7 +45,7 @@ from lvrlib.benchmarking import (BM3D_NAME, CONVERGE_DEFAULT, ENCODER_ALONE, NOT
                                  WITHIN_DB, add_run_options, converge_candidates, write_csv,
                                  write_facts)
 from lvrlib.dcgan import generated_images
-from lvrlib.encoder import encode, shipped_encoder_for
+from lvrlib.encoder import encode, load_encoder, shipped_encoder_for
 from lvrlib.experiments import generator_for, noisy_set
 from lvrlib.external import GAN_FACE_PRIOR, gan_face_generator
 from lvrlib.physics import noisy_copy
@@ -87,7 +89,7 @@ def runner(G, enc, settings: LVRSettings, prior: str):
     if settings.id == ENCODER_ALONE:
         return lambda y: (encode(enc, y), torch.zeros(len(y)), torch.zeros(len(y)))
     curvature = enc.curvature if enc is not None and settings.precondition is True else None
-    return run(G, curvature=curvature)
+    return run(G, encoder=enc, curvature=curvature)
 
 
 def _facts(r):
@@ -158,6 +160,8 @@ def parse(argv):
     ap.add_argument("--only", default=None, help="run only settings containing this text")
     ap.add_argument("--generator", choices=("shipped", "gan-face"), default="shipped",
                     help="the shipped generator, or the gan-face-generate wheel's DCGAN")
+    ap.add_argument("--encoder", default=None,
+                    help="an encoder file for the generator (lvrlib train-encoder; default: the shipped one for the shipped generator, none for gan-face)")
     return add_run_options(ap).parse_args(argv)
 
 
@@ -169,10 +173,11 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     if a.generator == "shipped":
         G, prior = generator_for(None, "cpu"), "uniform"
-        enc = shipped_encoder_for(G)
+        enc = load_encoder(a.encoder, G) if a.encoder else shipped_encoder_for(G)
         x, y, z_true = noisy_set("generated", a.sigma, n, SEED)
     else:
-        G, prior, enc = gan_face_generator(), GAN_FACE_PRIOR, None
+        G, prior = gan_face_generator(), GAN_FACE_PRIOR
+        enc = load_encoder(a.encoder, G) if a.encoder else None
         x, z_true = generated_images(G, n, SEED, prior=prior)
         y = noisy_copy(x, a.sigma, SEED)
     started = time.perf_counter()
@@ -186,8 +191,9 @@ def main(argv=None):
     print(f"BM3D: {bm_psnr.mean():.2f} dB, {bm_s:.3f} s per image", flush=True)
     for settings in converge_candidates(a.quick, encoder=enc is not None):
         if (a.only and a.only not in settings.id) or (
-                prior == "normal" and settings.strategy not in (None, "none")):
-            continue   # a normal prior has no box
+                prior == "normal" and settings.strategy not in (None, "none")) or (
+                settings.id == NOT_FOLDED and a.generator != "shipped"):
+            continue   # a normal prior has no box; a plain module is run as it is
         row, images = measure(G, runner(G, enc, settings, prior), x, y, z_true, ref, o_psnr,
                               bm_s, settings.id)
         rows.append(row)
@@ -195,7 +201,8 @@ def main(argv=None):
     write_csv(out / "converge.csv", rows)
     write_csv(out / "converge_per_image.csv", per_image)
     write_facts(out / "converge_machine.csv", dict(
-        images=n, sigma=a.sigma, generator=a.generator, quick=a.quick,
+        images=n, sigma=a.sigma, generator=a.generator, encoder=a.encoder or "",
+        quick=a.quick,
         threads=torch.get_num_threads(),
         oracle_steps=osteps, oracle_last_half_change=drift, default_setting=CONVERGE_DEFAULT,
         seconds=round(time.perf_counter() - started, 1), torch=torch.__version__,

@@ -18,7 +18,7 @@ from typing import Iterable, Sequence
 import pandas as pd
 
 from .methods import label as method_label
-from .records import OWN_RESULTS, recorded_run
+from .records import OWN_RESULTS, RECORDED, recorded_run
 from .settings import (DEFAULTS, ENCODER_STEPS,
                        PAPER_OPTIMISER, LVRSettings)
 
@@ -26,7 +26,7 @@ __all__ = [
     "WITHIN_DB", "CONVERGED_DB", "GOAL_SHARE", "GOAL_OF_BM3D", "GOAL_EFFICIENCY",
     "GOAL_RANDOM_OF_BM3D", "SPEED_SIGMAS", "CURVE_STEPS", "SPEED_FILES", "OURS", "REFERENCE",
     "STUDY_REFERENCE", "published_settings", "reference_setting", "label", "study_settings",
-    "CONVERGE_DEFAULT", "NOT_FOLDED", "ENCODER_ALONE", "OLD_DEFAULT", "RANDOM_ADAM", "RETIRED", "ORACLE", "ORACLE_NAME", "BM3D_NAME", "default_candidate", "converge_steps",
+    "CONVERGE_DEFAULT", "LOOSER_STOPS", "REAL_WITHIN_LOSS", "REAL_DEFAULT", "REAL_RUN", "real_candidates", "real_run", "real_summary", "CELL_RUNS", "converge_cells", "NOT_FOLDED", "ENCODER_ALONE", "OLD_DEFAULT", "RANDOM_ADAM", "RETIRED", "ORACLE", "ORACLE_NAME", "BM3D_NAME", "default_candidate", "converge_steps",
     "converge_candidates", "find_run", "find_study", "read_run", "read_facts", "write_csv", "add_run_options",
     "write_facts", "summary_value", "study_gaps", "best_single_start", "study_facts",
 ]
@@ -151,6 +151,9 @@ def converge_steps(steps: int, quick: bool) -> int:
 
 
 #: Rows of recorded convergence runs whose setting lvrlib no longer runs, and why.
+#: The looser stopping rules (relative tolerance, patience) lvr_converge measures beside
+#: the default's (settings.DEFAULT_TOL over settings.DEFAULT_PATIENCE steps).
+LOOSER_STOPS = ((5e-5, 5), (1e-4, 5))
 RETIRED = {default_candidate("stochastic"): "stochastic clipping under L-BFGS: refused since "
            "(settings.STOCHASTIC_REFUSED); the recorded rows show why"}
 
@@ -169,6 +172,11 @@ def converge_candidates(quick: bool = False, encoder: bool = True) -> list[LVRSe
               LVRSettings(id=ENCODER_ALONE, init="encoder")]
         # (stochastic clipping is refused under L-BFGS: settings.STOCHASTIC_REFUSED)
         c += [default.replace(id=default_candidate("none"), strategy="none")]
+        # Looser stopping rules: what a shorter confirmation of the plateau buys in
+        # seconds and costs in dB (the speed goal against the gap goal).
+        c += [default.replace(id=f"{CONVERGE_DEFAULT}, stopped at a fall below {tol:g} over "
+                                 f"{patience} steps", tol=tol, patience=patience)
+              for tol, patience in LOOSER_STOPS]
         c += [OLD_DEFAULT.replace(steps=s(50)),
               OLD_DEFAULT.replace(id="encoder, whitened Adam 200, cosine", steps=s(200),
                                   schedule="cosine"),
@@ -178,6 +186,82 @@ def converge_candidates(quick: bool = False, encoder: bool = True) -> list[LVRSe
         PAPER_OPTIMISER.replace(id="paper: random, project, gradient descent 1000",
                                 strategy="project", steps=s(1000)),
     ]
+
+
+# --------------------------------------------------------------------------- lvr_real
+#: lvr_real: an image's recovery is "within" when its final loss is at most this above the
+#: best of the reference's starts (relative); the convergence issue's goal is GOAL_SHARE.
+REAL_WITHIN_LOSS = 1e-3
+REAL_DEFAULT = "recover() default: encoder, 1 start"
+#: lvr_real's recorded run (book/data/).
+REAL_RUN = "lvr_real_cpu"
+
+
+def real_candidates() -> list[LVRSettings]:
+    """The ways of running LVR that lvr_real measures on real faces against its
+    reference: recover()'s default first, then multi-start with pruning as recover()
+    runs it (the encoder's start and draws from the prior, the best kept after k steps)."""
+    return [LVRSettings(id=REAL_DEFAULT),
+            LVRSettings(id="4 starts, best kept after 20 steps", restarts=4, prune_after=20),
+            LVRSettings(id="10 starts, best kept after 50 steps", restarts=10, prune_after=50),
+            LVRSettings(id="10 starts, best kept after 200 steps", restarts=10,
+                        prune_after=200)]
+
+
+def real_run(folder: str | Path | None = None) -> tuple[dict, dict] | None:
+    """lvr_real's run ({stem: DataFrame} of real, real_starts, real_rank, and its facts):
+    ``folder``, else your own full run in benchmarks/results, else the recorded one
+    (book/data/lvr_real_cpu); None when there is none."""
+    stems = ("real", "real_starts", "real_rank")
+    if folder is not None and not (Path(folder) / "real.csv").exists():
+        folder = None
+    found = recorded_run(REAL_RUN, [f"{s}.csv" for s in (*stems, "real_machine")],
+                         folder=folder, machine="real_machine.csv")
+    if found is None:
+        return None
+    return read_run(found, stems), read_facts(found / "real_machine.csv")
+
+
+def real_summary(run: dict, goal: float = GOAL_SHARE) -> pd.DataFrame:
+    """Per (set, sigma) of an lvr_real run: the share of images within REAL_WITHIN_LOSS
+    of the reference for each candidate (columns), the fewest of the reference's starts
+    run to the end whose best reaches ``goal`` of the images (NaN: none), and the share of
+    images whose eventual best start already led after each step count (pruning after
+    that many steps would keep it)."""
+    real, starts, rank = run["real"], run["real_starts"], run["real_rank"]
+    out = real[real["setting"].isin([c.id for c in real_candidates()])].pivot_table(
+        index=["set", "sigma"], columns="setting", values="within_share", sort=False)
+    out = out[[c.id for c in real_candidates() if c.id in out.columns]]
+    reach = starts[starts["within_share"] >= goal].groupby(["set", "sigma"])["k"].min()
+    out["starts run to the end for the goal"] = reach.reindex(out.index)
+    lead = (rank.assign(leads=rank["rank"] == 0)
+            .pivot_table(index=["set", "sigma"], columns="after_steps", values="leads"))
+    for k in lead.columns:
+        out[f"winner leads after {k} steps"] = lead[k].reindex(out.index)
+    return out
+
+
+#: lvr_converge's recorded cells, one folder per noise level (and generator):
+#: book/data/lvr_converge_cells_cpu/<cell>/ (the claims' regimes read sigma<S>/).
+CELL_RUNS = "lvr_converge_cells_cpu"
+
+
+def converge_cells() -> pd.DataFrame:
+    """Every recorded cell of lvr_converge (``CELL_RUNS``), its rows joined: one row per
+    cell and setting, with the cell's folder, generator and sigma (its machine file)."""
+    frames = []
+    for folder in sorted((RECORDED / CELL_RUNS).glob("*/")):
+        if not (folder / "converge.csv").exists():
+            continue
+        facts = read_facts(folder / "converge_machine.csv")
+        df = pd.read_csv(folder / "converge.csv")
+        df.insert(0, "cell", folder.name)
+        df.insert(1, "generator", str(facts.get("generator", "shipped")) +
+                  (" + lvrlib encoder" if str(facts.get("encoder", "nan")) not in ("", "nan")
+                   else ""))
+        df.insert(2, "sigma", float(facts["sigma"]))
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 # --------------------------------------------------------------------------- files

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .benchmarking import default_candidate, read_facts
+from .benchmarking import (CELL_RUNS, REAL_DEFAULT, REAL_RUN, REAL_WITHIN_LOSS, default_candidate,
+                           read_facts)
 from .adaptive import ENSEMBLE_MEMBERS
 from .dcgan import resolve_device
 from .experiments import (SET_LABELS, SHORT_SET_LABELS, Scores, compute_curve, evaluate,
@@ -502,10 +503,9 @@ def glue_abstract(table: pd.DataFrame, profile: Profile, device: str = "auto") -
 
 
 # --------------------------------------------------------------------------- regimes
-#: The convergence benchmark's recorded runs per noise level (generated images from the
-#: shipped generator): book/data/lvr_converge_cells_cpu/sigma<S>/, each a
-#: ``benchmarks/lvr_converge.py --sigma S`` run.
-CELL_RUNS = "lvr_converge_cells_cpu"
+# The convergence benchmark's recorded runs per noise level (generated images from the
+# shipped generator): book/data/lvr_converge_cells_cpu/sigma<S>/ (benchmarking.CELL_RUNS),
+# each a ``benchmarks/lvr_converge.py --sigma S`` run.
 
 
 def _converge_rows(sigma: float = 50) -> pd.DataFrame | None:
@@ -737,12 +737,43 @@ def gap_to_convergence(paper_cells, conv_cells, methods) -> str:
 
 def convergence_gap(profile: Profile, cells, methods, device: str = "auto") -> str:
     """The gap to the projection of lvrlib's LVR in the cells it pools, from the
-    convergence benchmark (``regime``), for the box treatments behind ``methods``."""
+    convergence benchmark (``regime``), for the box treatments behind ``methods``; for
+    cells of real faces, also how often the real-face benchmark found its final loss
+    within 0.1% of the best of many long runs (``real_convergence``)."""
     lvr = dict.fromkeys(filter(None, map(_lvr_of, methods)))
     strategies = [METHODS[k].strategy or "project" for k in lvr]
     sigmas = [next(iter(r.values())).sigma for r in cells] or [50]
     text = regime(profile, tuple(strategies), device, sigmas)
-    return text.split("; ", 1)[1] if "; " in text else ""
+    gap = text.split("; ", 1)[1] if "; " in text else ""
+    ours = profile.lvr.replace(id="", strategy=LVRSettings().strategy) == LVRSettings()
+    real = sorted({(s.set_name, s.sigma) for r in cells for s in r.values()
+                   if not s.set_name.startswith("generated")})
+    line = real_convergence(real) if gap and ours and real else ""
+    return f"{gap}; {line}" if line else gap
+
+
+def real_convergence(cells) -> str:
+    """For (set, sigma) cells of real faces: the share of images on which recover()'s
+    default ended within ``REAL_WITHIN_LOSS`` of the best loss of the reference's starts
+    (benchmarks/lvr_real.py: your own full run, else the recorded one), per cell the run
+    measured, and the cells it did not; "" when there is no run."""
+    folder = recorded_run(REAL_RUN, ["real.csv", "real_machine.csv"], machine="real_machine.csv")
+    if folder is None:
+        return ""
+    facts = read_facts(folder / "real_machine.csv")
+    rows = pd.read_csv(folder / "real.csv")
+    rows = rows[rows["setting"] == REAL_DEFAULT].set_index(["set", "sigma"])["within_share"]
+    have = [(st, sg) for st, sg in cells if (st, float(sg)) in rows.index]
+    if not have:
+        return ""
+    parts = [f"{SHORT_SET_LABELS.get(st, st)} sigma {sg:g} "
+             f"{100 * rows[(st, float(sg))]:.0f}%" for st, sg in have]
+    missing = [f"{SHORT_SET_LABELS.get(st, st)} sigma {sg:g}" for st, sg in cells
+               if (st, sg) not in have]
+    rest = f"; not measured: {', '.join(missing)}" if missing else ""
+    return (f"real faces: final loss within {100 * REAL_WITHIN_LOSS:g}% of the best of "
+            f"{facts['starts']} starts run to their plateaus on " + ", ".join(parts)
+            + f" of images ({facts['images']} per cell){rest}")
 
 
 def stochastic_at_convergence(paper_cells, conv_cells) -> list[dict[str, Scores]]:

@@ -7,6 +7,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -121,3 +122,35 @@ def test_ensemble_tune_rule_picks_the_fewest_members_near_the_best_within_the_bu
     assert mod.choose(rows, 4) == 2
     slow = [dict(r, seconds_per_image=9) for r in rows]
     assert mod.choose(slow, 4) == 1               # nothing within the budget: one member
+
+
+def test_real_summary_counts_the_goal_and_the_pruning_leads():
+    """Per cell: each candidate's share within, the fewest starts run to the end that
+    reach the goal (NaN where none does), and the share of images whose eventual winner
+    led after k steps (rank 0)."""
+    ids = [c.id for c in B.real_candidates()]
+    assert ids[0] == B.REAL_DEFAULT and len(set(ids)) == len(ids)
+    assert B.real_candidates()[0].replace(id="") == LVRSettings()
+    cells = [("olivetti", 25.0), ("olivetti", 100.0)]
+    real = pd.DataFrame([dict(set=s, sigma=g, setting=i, within_share=0.1 * j + g / 1000)
+                         for s, g in cells for j, i in enumerate(["reference: best", *ids])])
+    starts = pd.DataFrame([dict(set=s, sigma=g, k=k, within_share=w)
+                           for (s, g), ws in zip(cells, [(0.5, 0.9, 1.0), (0.2, 0.4, 0.8)])
+                           for k, w in enumerate(ws, 1)])
+    rank = pd.DataFrame([dict(set=s, sigma=g, after_steps=k, image=i, rank=r)
+                         for s, g in cells for k in (10, 50) for i, r in enumerate((0, 3))])
+    out = B.real_summary(dict(real=real, real_starts=starts, real_rank=rank))
+    assert list(out.columns[:len(ids)]) == ids
+    assert out.loc[("olivetti", 25.0), B.REAL_DEFAULT] == pytest.approx(0.125)
+    assert out.loc[("olivetti", 25.0), "starts run to the end for the goal"] == 2
+    assert np.isnan(out.loc[("olivetti", 100.0), "starts run to the end for the goal"])
+    assert (out["winner leads after 50 steps"] == 0.5).all()
+
+
+def test_converge_cells_join_every_recorded_cell_with_its_sigma():
+    cells = B.converge_cells()
+    for name, group in cells.groupby("cell"):
+        facts = B.read_facts(DATA / B.CELL_RUNS / name / "converge_machine.csv")
+        assert (group["sigma"] == float(facts["sigma"])).all()
+        assert group["setting"].iloc[0] == B.ORACLE_NAME
+    assert {25.0, 50.0, 100.0} <= set(cells[cells["generator"] == "shipped"]["sigma"])

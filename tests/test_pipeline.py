@@ -317,6 +317,51 @@ def test_a_claims_regime_quotes_the_gap_of_each_cell_it_pools(tmp_path, monkeypa
     assert text.endswith("not measured at sigma 50, 75") and "+9.00" not in text
 
 
+def test_a_claim_on_real_faces_quotes_the_real_face_benchmark(tmp_path, monkeypatch):
+    """A claim that pools real-face cells quotes, beside the generated-image gap, how
+    often the real-face benchmark found recover()'s default within 0.1% of its reference
+    (default rows only, per cell it measured), and names the cells it did not measure;
+    a claim on generated images only, or a profile off the default, quotes none of it."""
+    from types import SimpleNamespace
+
+    from lvrlib.benchmarking import BM3D_NAME, ORACLE_NAME, REAL_DEFAULT, default_candidate
+    from lvrlib.paper import CELL_RUNS, REAL_RUN, convergence_gap
+    from lvrlib.profiles import get_profile
+
+    monkeypatch.setattr(records, "RECORDED", tmp_path)
+    monkeypatch.setattr(records, "OWN_RESULTS", tmp_path / "none")
+    folder = tmp_path / CELL_RUNS / "sigma100"
+    folder.mkdir(parents=True)
+    pd.DataFrame({"setting": [ORACLE_NAME, BM3D_NAME, default_candidate()],
+                  "gap_db": [0.0, 5.0, 0.07], "within_share": [1.0, 0.0, 0.5]}).to_csv(
+        folder / "converge.csv", index=False)
+    pd.DataFrame({"key": ["sigma"], "value": [100]}).to_csv(
+        folder / "converge_machine.csv", index=False)
+    real = tmp_path / REAL_RUN
+    real.mkdir()
+    pd.DataFrame({"set": ["olivetti", "olivetti", "celeba-test"],
+                  "sigma": [100.0, 100.0, 25.0],
+                  "setting": [REAL_DEFAULT, "10 starts, best kept after 50 steps", REAL_DEFAULT],
+                  "within_share": [0.25, 0.75, 0.5]}).to_csv(real / "real.csv", index=False)
+    pd.DataFrame({"key": ["starts", "images", "quick"], "value": [10, 8, False]}).to_csv(
+        real / "real_machine.csv", index=False)
+
+    def cell(name):
+        s = SimpleNamespace(set_name=name, sigma=100.0)
+        return {"lvr": s, "bm3d": s}
+    text = convergence_gap(get_profile("sample"), [cell("olivetti"), cell("lfw-subset")],
+                           ("lvr", "bm3d"), device="cpu")
+    assert text.startswith("gap to the projection started at the true latent (generated "
+                           "images, Performance chapter): sigma 100: project +0.07 dB")
+    assert "within 0.1% of the best of 10 starts run to their plateaus on Olivetti sigma " \
+           "100 25% of images (8 per cell); not measured: LFW subset sigma 100" in text
+    gen = convergence_gap(get_profile("sample"), [cell("generated")], ("lvr", "bm3d"), "cpu")
+    assert gen.endswith("sigma 100: project +0.07 dB (50% of images within 0.1 dB)")
+    off = convergence_gap(get_profile("sample", steps=8), [cell("olivetti")], ("lvr", "bm3d"),
+                          "cpu")
+    assert "real faces" not in off
+
+
 def _quadratic(z, target, scales):
     d = z - target
     return 0.5 * (scales * d * d).sum(1), scales * d
