@@ -257,7 +257,7 @@ def converge_cells() -> pd.DataFrame:
         df = pd.read_csv(folder / "converge.csv")
         df.insert(0, "cell", folder.name)
         df.insert(1, "generator", str(facts.get("generator", "shipped")) +
-                  (" + lvrlib encoder" if str(facts.get("encoder", "nan")) not in ("", "nan")
+                  (" + encoder" if str(facts.get("encoder", "nan")) not in ("", "nan")
                    else ""))
         df.insert(2, "sigma", float(facts["sigma"]))
         frames.append(df)

@@ -262,8 +262,13 @@ table.set_index("setting").round(2)
 # `book/data/lvr_converge_cells_cpu/` (one folder per cell, each with its command and
 # machine file). The cells were not all recorded on the same machine, so seconds compare
 # within a cell only, through "x BM3D" (BM3D timed in the same run). Rows: recover()'s
-# default, the same with looser stopping rules where the cell measured them, the default
-# from a random start (no encoder) and BM3D.
+# default ("+ encoder": with an encoder lvrlib trained for that generator), the same with
+# looser stopping rules where the cell measured them ("stop T / P": a relative fall
+# below T over P steps), the default from a random start ("random, R starts, pruned K":
+# the best of R starts kept after K steps) and BM3D. Columns: the gap to the projection started at the true latent
+# (dB), the share of images within {glue:text}`goal_db:g` dB of it, the final loss above
+# that projection's (relative), steps per image, the share the stopping rule ended, and
+# seconds per image over BM3D's.
 
 # %% tags=["hide-input"]
 cells = B.converge_cells()
@@ -272,8 +277,11 @@ keep = cells["setting"].str.startswith(B.CONVERGE_DEFAULT) & ~cells["setting"].i
     "recover() default from a random start") | (cells["setting"] == B.BM3D_NAME)
 shown = cells[keep & ~cells["setting"].isin(list(B.RETIRED))].copy()
 shown["setting"] = (shown["setting"].str.replace(B.CONVERGE_DEFAULT, "default", regex=False)
-                    .str.replace("recover() default from a random start: L-BFGS,",
-                                 "default from a random start:", regex=False))
+                    .str.replace(r"recover\(\) default from a random start: L-BFGS, (\d+) "
+                                 r"starts, best kept after (\d+) steps",
+                                 r"random, \1 starts, pruned \2", regex=True)
+                    .str.replace(r", stopped at a fall below (\S+) over (\d+) steps",
+                                 r", stop \1 / \2", regex=True))
 shown = shown.assign(first=shown["generator"] != "shipped").sort_values(
     ["first", "generator", "sigma"], kind="stable")
 ours = cells[(cells["setting"] == B.CONVERGE_DEFAULT) & (cells["generator"] == "shipped")]
@@ -286,10 +294,10 @@ glue("cells_ratio_hi", float(ours["of_bm3d"].max()), display=False)
 glue("cells_speedup_lo", 1 / float(ours["of_bm3d"].max()), display=False)
 glue("cells_speedup_hi", 1 / float(ours["of_bm3d"].min()), display=False)
 shown.set_index(["generator", "sigma", "setting"])[
-    ["mean_psnr", "gap_db", "within_share", "loss_rel", "steps", "converged_share",
-     "of_bm3d"]].rename(columns={"mean_psnr": "PSNR", "gap_db": "gap", "within_share": "within",
-                                 "loss_rel": "loss vs ref", "converged_share": "converged",
-                                 "of_bm3d": "x BM3D"}).round(3)
+    ["gap_db", "within_share", "loss_rel", "steps", "converged_share", "of_bm3d"]].rename(
+    columns={"gap_db": "gap", "within_share": "within", "loss_rel": "loss +",
+             "converged_share": "stopped", "of_bm3d": "x BM3D"}).round(
+    {"gap": 2, "within": 2, "loss +": 5, "steps": 0, "stopped": 2, "x BM3D": 2})
 
 # %% [markdown]
 # On the shipped generator (sigma {glue:text}`cells_sigmas`) the default's mean gap is at
@@ -308,10 +316,11 @@ shown.set_index(["generator", "sigma", "setting"])[
 # {glue:text}`real_ref_steps` steps); an image is within when its final loss is at most
 # {glue:text}`real_within:g`% above that best. The table gives, per set and noise level
 # ({glue:text}`real_images` images each; run {glue:text}`real_source`), the share of images
-# within for recover()'s default and for multi-start with pruning, how many of the
-# reference's starts had to be run to the end for {glue:text}`goal_share:.0f`% of the
-# images to be within, and the share of images whose eventual best start already had the
-# lowest loss after k steps (where pruning after k steps keeps it).
+# within for recover()'s default and for multi-start with pruning ("R, pruned K": R
+# starts, the best kept after K steps), how many of the reference's starts had to be run
+# to the end for {glue:text}`goal_share:.0f`% of the images to be within ("starts for
+# goal"), and the share of images whose eventual best start already had the lowest loss
+# after k steps ("leads at k": pruning after k steps keeps it).
 
 # %% tags=["hide-input"]
 LEAD_STEPS = 50   # the step count at which the text asks whether pruning keeps the winner
@@ -347,13 +356,16 @@ else:
         real_goal="met" if float(default.mean()) >= B.GOAL_SHARE else "not met")
 for key, value in real_facts.items():
     glue(key, value, display=False)
-short = {c.id: c.id.replace(", best kept after ", ", pruned at ").replace(" steps", "")
+short = {c.id: c.id.replace(" starts, best kept after ", ", pruned ").replace(" steps", "")
          for c in B.real_candidates()}
-short[B.REAL_DEFAULT] = "default (1 start)"
-(real_table.rename(columns=lambda c: short.get(c, c.replace("winner leads after ", "leads at ")
-                                      .replace("starts run to the end for the goal",
-                                               "starts to the end for the goal")))
- .round(3) if real_table is not None else None)
+short[B.REAL_DEFAULT] = "default"
+short["starts run to the end for the goal"] = "starts for goal"
+shown_steps = ([c for c in (f"winner leads after {k} steps" for k in (LEAD_STEPS, 200))
+                if c in real_table.columns] if real_table is not None else [])
+(real_table[[*short, *shown_steps]].rename(
+    columns=lambda c: short.get(c, c.replace("winner leads after ", "leads at ")
+                                .replace(" steps", ""))).round(2)
+ if real_table is not None else None)
 
 # %% [markdown]
 # Averaged over these cells, recover()'s default ends within {glue:text}`real_within:g`%
