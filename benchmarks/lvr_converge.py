@@ -161,7 +161,8 @@ def parse(argv):
     ap.add_argument("--generator", choices=("shipped", "gan-face"), default="shipped",
                     help="the shipped generator, or the gan-face-generate wheel's DCGAN")
     ap.add_argument("--encoder", default=None,
-                    help="an encoder file for the generator (lvrlib train-encoder; default: the shipped one for the shipped generator, none for gan-face)")
+                    help="an encoder file for the generator (lvrlib train-encoder); default: "
+                         "the shipped one for the shipped generator, none for gan-face")
     return add_run_options(ap).parse_args(argv)
 
 

@@ -36,6 +36,7 @@ import torch
 
 from lvrlib.benchmarking import (REAL_WITHIN_LOSS as WITHIN_LOSS, add_run_options,
                                  real_candidates, write_csv, write_facts)
+from lvrlib.dcgan import latent_shape, sample_latent
 from lvrlib.encoder import encode, shipped_encoder_for
 from lvrlib.experiments import generator_for, noisy_set
 from lvrlib.methods import observation_operator
@@ -59,10 +60,9 @@ def reference(G, enc, y, starts: int, steps: int):
     """Every start of every image run on its own to a tight plateau: (final losses
     (n, starts), their images, the losses after each of RANK_STEPS (dict of (n, starts)),
     steps taken (n, starts), share of runs the rule ended, seconds)."""
-    n = len(y)
-    cpu = torch.Generator().manual_seed(SEED)
-    z0 = torch.rand(n, starts, 100, generator=cpu) * 2 - 1
-    z0[:, 0] = encode(enc, y, nc=3)
+    n, (nz, nc) = len(y), latent_shape(G)
+    z0 = sample_latent(n * starts, nz, torch.Generator().manual_seed(SEED)).view(n, starts, nz)
+    z0[:, 0] = encode(enc, y, nc=nc)
     yy = y.repeat_interleave(starts, 0)
     op = observation_operator(G, y)
     marks = [k for k in RANK_STEPS if k <= steps]

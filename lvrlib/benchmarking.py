@@ -150,10 +150,10 @@ def converge_steps(steps: int, quick: bool) -> int:
     return max(2, steps // 50) if quick else steps
 
 
-#: Rows of recorded convergence runs whose setting lvrlib no longer runs, and why.
 #: The looser stopping rules (relative tolerance, patience) lvr_converge measures beside
 #: the default's (settings.DEFAULT_TOL over settings.DEFAULT_PATIENCE steps).
 LOOSER_STOPS = ((5e-5, 5), (1e-4, 5))
+#: Rows of recorded convergence runs whose setting lvrlib no longer runs, and why.
 RETIRED = {default_candidate("stochastic"): "stochastic clipping under L-BFGS: refused since "
            "(settings.STOCHASTIC_REFUSED); the recorded rows show why"}
 

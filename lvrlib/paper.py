@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .benchmarking import (CELL_RUNS, REAL_DEFAULT, REAL_RUN, REAL_WITHIN_LOSS, default_candidate,
-                           read_facts)
+from .benchmarking import (CELL_RUNS, REAL_DEFAULT, REAL_WITHIN_LOSS, default_candidate,
+                           read_facts, real_run)
 from .adaptive import ENSEMBLE_MEMBERS
 from .dcgan import resolve_device
 from .experiments import (SET_LABELS, SHORT_SET_LABELS, Scores, compute_curve, evaluate,
@@ -524,6 +524,12 @@ def _converge_rows(sigma: float = 50) -> pd.DataFrame | None:
     return pd.read_csv(folder / "converge.csv")
 
 
+def _runs_the_default(profile: Profile) -> bool:
+    """Whether the profile's LVR is recover()'s default in every field but the box
+    treatment (each method sets its own): the setting the benchmarks recorded."""
+    return profile.lvr.replace(id="", strategy=LVRSettings().strategy) == LVRSettings()
+
+
 def regime(profile: Profile, strategies=("project",), device: str = "auto",
            sigmas=(50,)) -> str:
     """In which regime the profile's LVR measures a claim: how it runs, and for lvrlib's
@@ -531,8 +537,7 @@ def regime(profile: Profile, strategies=("project",), device: str = "auto",
     true latent (generated images), per box treatment in ``strategies``, at each noise
     level of ``sigmas`` (the cells the claim pools) that the benchmark measured."""
     how = lvr_description(profile, device)
-    # recover()'s defaults in every field but the box treatment (each method sets its own)
-    ours = profile.lvr.replace(id="", strategy=LVRSettings().strategy) == LVRSettings()
+    ours = _runs_the_default(profile)
     unmeasured = f"LVR {how}; its gap to the projection is not measured at these settings"
     if not (ours and "encoder" in how):
         return unmeasured
@@ -745,7 +750,7 @@ def convergence_gap(profile: Profile, cells, methods, device: str = "auto") -> s
     sigmas = [next(iter(r.values())).sigma for r in cells] or [50]
     text = regime(profile, tuple(strategies), device, sigmas)
     gap = text.split("; ", 1)[1] if "; " in text else ""
-    ours = profile.lvr.replace(id="", strategy=LVRSettings().strategy) == LVRSettings()
+    ours = _runs_the_default(profile)
     real = sorted({(s.set_name, s.sigma) for r in cells for s in r.values()
                    if not s.set_name.startswith("generated")})
     line = real_convergence(real) if gap and ours and real else ""
@@ -757,11 +762,11 @@ def real_convergence(cells) -> str:
     default ended within ``REAL_WITHIN_LOSS`` of the best loss of the reference's starts
     (benchmarks/lvr_real.py: your own full run, else the recorded one), per cell the run
     measured, and the cells it did not; "" when there is no run."""
-    folder = recorded_run(REAL_RUN, ["real.csv", "real_machine.csv"], machine="real_machine.csv")
-    if folder is None:
+    found = real_run()
+    if found is None:
         return ""
-    facts = read_facts(folder / "real_machine.csv")
-    rows = pd.read_csv(folder / "real.csv")
+    run, facts = found
+    rows = run["real"]
     rows = rows[rows["setting"] == REAL_DEFAULT].set_index(["set", "sigma"])["within_share"]
     have = [(st, sg) for st, sg in cells if (st, float(sg)) in rows.index]
     if not have:

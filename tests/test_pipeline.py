@@ -324,8 +324,9 @@ def test_a_claim_on_real_faces_quotes_the_real_face_benchmark(tmp_path, monkeypa
     a claim on generated images only, or a profile off the default, quotes none of it."""
     from types import SimpleNamespace
 
-    from lvrlib.benchmarking import BM3D_NAME, ORACLE_NAME, REAL_DEFAULT, default_candidate
-    from lvrlib.paper import CELL_RUNS, REAL_RUN, convergence_gap
+    from lvrlib.benchmarking import (BM3D_NAME, CELL_RUNS, ORACLE_NAME, REAL_DEFAULT, REAL_RUN,
+                                     default_candidate)
+    from lvrlib.paper import convergence_gap
     from lvrlib.profiles import get_profile
 
     monkeypatch.setattr(records, "RECORDED", tmp_path)
@@ -345,6 +346,9 @@ def test_a_claim_on_real_faces_quotes_the_real_face_benchmark(tmp_path, monkeypa
                   "within_share": [0.25, 0.75, 0.5]}).to_csv(real / "real.csv", index=False)
     pd.DataFrame({"key": ["starts", "images", "quick"], "value": [10, 8, False]}).to_csv(
         real / "real_machine.csv", index=False)
+    for stem, cols in (("real_starts", "set,sigma,k,within_share"),
+                       ("real_rank", "set,sigma,after_steps,image,rank")):
+        (real / f"{stem}.csv").write_text(cols + "\n")   # a run writes them beside real.csv
 
     def cell(name):
         s = SimpleNamespace(set_name=name, sigma=100.0)
