@@ -16,7 +16,7 @@ the text of its row; recover() with those settings, unless said otherwise):
   loss stops falling), the same on the generator's layers as they are (batch norms not
   folded), with the other two box treatments, and not whitened;
 - the old default (50 whitened Adam steps) and Adam with 200 steps and a cosine decay;
-- recover()'s default from a random start (8 starts, the best kept after 20 steps);
+- recover()'s default from a random start (8 starts, the best kept after 50 steps);
 - the paper's optimiser: random start, projected plain gradient descent (lr 1), 1000 steps;
 - the encoder's latent alone.
 
@@ -28,7 +28,8 @@ the encoder's rows run too, whitened with the curvature the file carries.
     python benchmarks/lvr_converge.py [--n 64] [--sigma 50] [--generator shipped|gan-face]
         [--encoder PATH] [--quick] [--out DIR]
 
-Writes converge.csv (one row per setting), converge_per_image.csv and
+Writes converge.csv (one row per setting), converge_per_image.csv (each candidate's and
+BM3D's PSNR and gap per image) and
 converge_machine.csv (the run's facts) to --out (default benchmarks/results/).
 """
 from __future__ import annotations
@@ -50,6 +51,7 @@ from lvrlib.experiments import generator_for, noisy_set
 from lvrlib.external import GAN_FACE_PRIOR, gan_face_generator
 from lvrlib.physics import noisy_copy
 from lvrlib.metrics import psnr
+from lvrlib.reproducibility import machine
 from lvrlib.recovery import recover
 from lvrlib.settings import LVRSettings
 
@@ -188,7 +190,9 @@ def main(argv=None):
     bm = bm3d_denoise(y, a.sigma)
     bm_s = (time.perf_counter() - t0) / n
     bm_psnr = psnr(bm, x)
-    rows, per_image = fixed_rows(ref, o_psnr, z_true, bm_psnr, bm_s), []
+    rows = fixed_rows(ref, o_psnr, z_true, bm_psnr, bm_s)
+    per_image = [dict(setting=BM3D_NAME, image=i, psnr=float(bm_psnr[i]),
+                      gap_db=float(o_psnr[i] - bm_psnr[i])) for i in range(n)]
     print(f"BM3D: {bm_psnr.mean():.2f} dB, {bm_s:.3f} s per image", flush=True)
     for settings in converge_candidates(a.quick, encoder=enc is not None):
         if (a.only and a.only not in settings.id) or (
@@ -204,7 +208,7 @@ def main(argv=None):
     write_facts(out / "converge_machine.csv", dict(
         images=n, sigma=a.sigma, generator=a.generator, encoder=a.encoder or "",
         quick=a.quick,
-        threads=torch.get_num_threads(),
+        threads=torch.get_num_threads(), cpu=machine()["cpu"], vector=machine()["vector"],
         oracle_steps=osteps, oracle_last_half_change=drift, default_setting=CONVERGE_DEFAULT,
         seconds=round(time.perf_counter() - started, 1), torch=torch.__version__,
         command="python benchmarks/lvr_converge.py " + " ".join(

@@ -26,7 +26,7 @@ __all__ = [
     "WITHIN_DB", "CONVERGED_DB", "GOAL_SHARE", "GOAL_OF_BM3D", "GOAL_EFFICIENCY",
     "GOAL_RANDOM_OF_BM3D", "SPEED_SIGMAS", "CURVE_STEPS", "SPEED_FILES", "OURS", "REFERENCE",
     "STUDY_REFERENCE", "published_settings", "reference_setting", "label", "study_settings",
-    "CONVERGE_DEFAULT", "LOOSER_STOPS", "REAL_WITHIN_LOSS", "REAL_DEFAULT", "REAL_RUN", "real_candidates", "real_run", "real_summary", "CELL_RUNS", "converge_cells", "NOT_FOLDED", "ENCODER_ALONE", "OLD_DEFAULT", "RANDOM_ADAM", "RETIRED", "ORACLE", "ORACLE_NAME", "BM3D_NAME", "default_candidate", "converge_steps",
+    "CONVERGE_DEFAULT", "LOOSER_STOPS", "REAL_WITHIN_LOSS", "REAL_DEFAULT", "REAL_RUN", "real_candidates", "real_run", "real_summary", "CELL_RUNS", "converge_cells", "time_by_machine", "wins_over_bm3d", "NOT_FOLDED", "ENCODER_ALONE", "OLD_DEFAULT", "RANDOM_ADAM", "RETIRED", "ORACLE", "ORACLE_NAME", "BM3D_NAME", "default_candidate", "converge_steps",
     "converge_candidates", "find_run", "find_study", "read_run", "read_facts", "write_csv", "add_run_options",
     "write_facts", "summary_value", "study_gaps", "best_single_start", "study_facts",
 ]
@@ -164,8 +164,9 @@ def converge_candidates(quick: bool = False, encoder: bool = True) -> list[LVRSe
     ``precondition=True`` means whitened with the encoder's curvature."""
     s = lambda k: converge_steps(k, quick)  # noqa: E731
     default = LVRSettings(id=CONVERGE_DEFAULT, steps=s(ENCODER_STEPS) if quick else None)
+    r = DEFAULTS[("random", "lbfgs")]
     random = LVRSettings(init="random", id="recover() default from a random start: L-BFGS, "
-                         "8 starts, best kept after 20 steps")
+                         f"{r['restarts']} starts, best kept after {r['prune_after']} steps")
     c = []
     if encoder:
         c += [default, default.replace(id=NOT_FOLDED),
@@ -248,7 +249,9 @@ CELL_RUNS = "lvr_converge_cells_cpu"
 
 def converge_cells() -> pd.DataFrame:
     """Every recorded cell of lvr_converge (``CELL_RUNS``), its rows joined: one row per
-    cell and setting, with the cell's folder, generator and sigma (its machine file)."""
+    cell and setting, with the cell's folder, generator, sigma and the vector instructions
+    of the CPU it ran on ("vector": seconds compare within one such class of machine;
+    "not recorded" where the machine file lacks it)."""
     frames = []
     for folder in sorted((RECORDED / CELL_RUNS).glob("*/")):
         if not (folder / "converge.csv").exists():
@@ -260,8 +263,43 @@ def converge_cells() -> pd.DataFrame:
                   (" + encoder" if str(facts.get("encoder", "nan")) not in ("", "nan")
                    else ""))
         df.insert(2, "sigma", float(facts["sigma"]))
+        vector = str(facts.get("vector", "nan"))
+        df.insert(3, "vector", vector if vector not in ("", "nan") else "not recorded")
         frames.append(df)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def time_by_machine(cells: pd.DataFrame, setting: str = CONVERGE_DEFAULT,
+                    generator: str = "shipped", goal: float = GOAL_OF_BM3D) -> pd.DataFrame:
+    """The time goal per class of machine (``converge_cells``'s "vector"): for the rows of
+    ``setting`` on ``generator``, one row per vector class with the noise levels it was
+    measured at, its fewest and most times faster than BM3D (1 / "x BM3D", BM3D timed in
+    the same run), and the share of its cells within ``goal`` (at most that fraction of
+    BM3D's time per image)."""
+    rows = cells[(cells["setting"] == setting) & (cells["generator"] == generator)]
+    out = []
+    for vector, group in rows.groupby("vector", sort=True):
+        ratio = group["of_bm3d"].astype(float)
+        out.append(dict(vector=vector,
+                        sigmas=", ".join(f"{x:g}" for x in sorted(group["sigma"])),
+                        faster_lo=float(1 / ratio.max()), faster_hi=float(1 / ratio.min()),
+                        goal_share=float((ratio <= goal).mean())))
+    return pd.DataFrame(out, columns=["vector", "sigmas", "faster_lo", "faster_hi",
+                                      "goal_share"])
+
+
+def wins_over_bm3d(folder: str | Path, setting: str) -> tuple[int, int] | None:
+    """On how many of a recorded lvr_converge run's images ``setting`` ended above BM3D
+    (PSNR against the clean image, BM3D at the true sigma), and of how many: from the
+    run's converge_per_image.csv; None when the run did not record BM3D per image (runs
+    before 2026-12-02) or did not run ``setting``."""
+    per_image = pd.read_csv(Path(folder) / "converge_per_image.csv")
+    ours = per_image[per_image["setting"] == setting].set_index("image")["psnr"]
+    bm3d = per_image[per_image["setting"] == BM3D_NAME].set_index("image")["psnr"]
+    if ours.empty or bm3d.empty:
+        return None
+    both = ours.index.intersection(bm3d.index)
+    return int((ours[both] > bm3d[both]).sum()), len(both)
 
 
 # --------------------------------------------------------------------------- files

@@ -44,7 +44,10 @@ CONSTRAINTS = Path(__file__).resolve().parents[1] / "constraints.txt"
 
 
 def machine() -> dict:
-    """The machine this process runs on: CPU model and cores, OS, Python, torch threads."""
+    """The machine this process runs on: CPU model and cores, the widest vector
+    instructions torch's CPU kernels use on it ("AVX512", "AVX2", "DEFAULT" elsewhere:
+    recover()'s seconds per image-step depend on them, BM3D's do not), OS, Python, torch
+    threads."""
     import os
     import platform
 
@@ -56,7 +59,9 @@ def machine() -> dict:
         names = [l.split(":", 1)[1].strip() for l in info.read_text().splitlines()
                  if l.startswith("model name")]
         cpu = names[0] if names else cpu
-    return {"cpu": cpu, "cores": os.cpu_count(), "os": f"{platform.system()} {platform.machine()}",
+    return {"cpu": cpu, "cores": os.cpu_count(),
+            "vector": torch.backends.cpu.get_cpu_capability(),
+            "os": f"{platform.system()} {platform.machine()}",
             "python": platform.python_version(), "torch threads": torch.get_num_threads()}
 
 

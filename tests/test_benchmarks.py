@@ -154,3 +154,34 @@ def test_converge_cells_join_every_recorded_cell_with_its_sigma():
         assert (group["sigma"] == float(facts["sigma"])).all()
         assert group["setting"].iloc[0] == B.ORACLE_NAME
     assert {25.0, 50.0, 100.0} <= set(cells[cells["generator"] == "shipped"]["sigma"])
+
+
+def test_time_by_machine_splits_the_time_goal_by_vector_class():
+    rows = [dict(setting=B.CONVERGE_DEFAULT, generator="shipped", sigma=s, vector=v,
+                 of_bm3d=r)
+            for s, v, r in ((25, "AVX512", 0.2), (50, "AVX512", 0.25), (100, "AVX512", 0.3),
+                            (25, "AVX2", 0.5))]
+    rows += [dict(setting=B.BM3D_NAME, generator="shipped", sigma=25, vector="AVX2",
+                  of_bm3d=1.0),
+             dict(setting=B.CONVERGE_DEFAULT, generator="gan-face", sigma=50,
+                  vector="AVX2", of_bm3d=0.1)]
+    out = B.time_by_machine(pd.DataFrame(rows), goal=0.25).set_index("vector")
+    assert list(out.index) == ["AVX2", "AVX512"]
+    assert out.loc["AVX512", "sigmas"] == "25, 50, 100"
+    assert out.loc["AVX512", "faster_lo"] == pytest.approx(1 / 0.3)
+    assert out.loc["AVX512", "faster_hi"] == pytest.approx(5.0)
+    assert out.loc["AVX512", "goal_share"] == pytest.approx(2 / 3)   # 0.25 is within
+    assert out.loc["AVX2", "faster_lo"] == pytest.approx(2.0)        # BM3D, gan-face left out
+    assert out.loc["AVX2", "goal_share"] == 0.0
+
+
+def test_wins_over_bm3d_counts_images_above_bm3d(tmp_path):
+    rows = [dict(setting=B.BM3D_NAME, image=i, psnr=p, gap_db=0.0)
+            for i, p in enumerate((30.0, 31.0, 32.0))]
+    rows += [dict(setting="mine", image=i, psnr=p, gap_db=0.0)
+             for i, p in enumerate((30.5, 31.0, 35.0))]          # a tie is not a win
+    pd.DataFrame(rows).to_csv(tmp_path / "converge_per_image.csv", index=False)
+    assert B.wins_over_bm3d(tmp_path, "mine") == (2, 3)
+    assert B.wins_over_bm3d(tmp_path, "not run") is None
+    pd.DataFrame(rows[3:]).to_csv(tmp_path / "converge_per_image.csv", index=False)
+    assert B.wins_over_bm3d(tmp_path, "mine") is None              # no BM3D rows

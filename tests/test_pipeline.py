@@ -48,7 +48,7 @@ def test_settings_are_checked_frozen_and_fill_defaults_once(G):
     assert enc is None and run.init == "random" and run.precondition is False
     assert (run.optimizer, run.steps, run.lr, run.schedule, run.tol) == (
         "lbfgs", DEFAULT_STEPS, 1.0, "constant", DEFAULT_TOL)
-    assert (run.restarts, run.prune_after) == (8, 20)        # multi-start, pruned
+    assert (run.restarts, run.prune_after) == (8, 50)        # multi-start, pruned
     adam = s.replace(optimizer="adam").resolve(G)[0]         # Adam keeps its own defaults
     assert (adam.steps, adam.lr, adam.schedule, adam.tol, adam.restarts) == (
         200, 0.1, "cosine", None, 1)
