@@ -155,7 +155,8 @@ def converge_steps(steps: int, quick: bool) -> int:
 LOOSER_STOPS = ((5e-5, 5), (1e-4, 5))
 #: Rows of recorded convergence runs whose setting lvrlib no longer runs, and why.
 RETIRED = {default_candidate("stochastic"): "stochastic clipping under L-BFGS: refused since "
-           "(settings.STOCHASTIC_REFUSED); the recorded rows show why"}
+           "(settings.STOCHASTIC_REFUSED); the rows recorded before 2026-12-02 (in the "
+           "repository's history) show why"}
 
 
 def converge_candidates(quick: bool = False, encoder: bool = True) -> list[LVRSettings]:
@@ -274,8 +275,8 @@ def time_by_machine(cells: pd.DataFrame, setting: str = CONVERGE_DEFAULT,
     """The time goal per class of machine (``converge_cells``'s "vector"): for the rows of
     ``setting`` on ``generator``, one row per vector class with the noise levels it was
     measured at, its fewest and most times faster than BM3D (1 / "x BM3D", BM3D timed in
-    the same run), and the share of its cells within ``goal`` (at most that fraction of
-    BM3D's time per image)."""
+    the same run), how many of its cells are within ``goal`` (at most that fraction of
+    BM3D's time per image) and how many cells it has."""
     rows = cells[(cells["setting"] == setting) & (cells["generator"] == generator)]
     out = []
     for vector, group in rows.groupby("vector", sort=True):
@@ -283,9 +284,9 @@ def time_by_machine(cells: pd.DataFrame, setting: str = CONVERGE_DEFAULT,
         out.append(dict(vector=vector,
                         sigmas=", ".join(f"{x:g}" for x in sorted(group["sigma"])),
                         faster_lo=float(1 / ratio.max()), faster_hi=float(1 / ratio.min()),
-                        goal_share=float((ratio <= goal).mean())))
+                        goal_met=int((ratio <= goal).sum()), cells=len(ratio)))
     return pd.DataFrame(out, columns=["vector", "sigmas", "faster_lo", "faster_hi",
-                                      "goal_share"])
+                                      "goal_met", "cells"])
 
 
 def wins_over_bm3d(folder: str | Path, setting: str) -> tuple[int, int] | None:
