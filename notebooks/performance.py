@@ -263,8 +263,8 @@ table.set_index("setting").round(2)
 # machine file). The cells were not all recorded on the same machine, so seconds compare
 # within a cell only, through "x BM3D" (BM3D timed in the same run). Rows: recover()'s
 # default ("+ encoder": with an encoder lvrlib trained for that generator), the same with
-# looser stopping rules where the cell measured them ("stop T / P": a relative fall
-# below T over P steps), the default from a random start ("random, R starts, pruned K":
+# looser stopping rules where the cell measured them ("stop T/P": a relative fall
+# below T over P steps), the default from a random start ("random R, pruned K":
 # the best of R starts kept after K steps) and BM3D. Columns: the gap to the projection started at the true latent
 # (dB), the share of images within {glue:text}`goal_db:g` dB of it, the final loss above
 # that projection's (relative), steps per image, the share the stopping rule ended, and
@@ -279,9 +279,10 @@ shown = cells[keep & ~cells["setting"].isin(list(B.RETIRED))].copy()
 shown["setting"] = (shown["setting"].str.replace(B.CONVERGE_DEFAULT, "default", regex=False)
                     .str.replace(r"recover\(\) default from a random start: L-BFGS, (\d+) "
                                  r"starts, best kept after (\d+) steps",
-                                 r"random, \1 starts, pruned \2", regex=True)
+                                 r"random \1, pruned \2", regex=True)
                     .str.replace(r", stopped at a fall below (\S+) over (\d+) steps",
-                                 r", stop \1 / \2", regex=True))
+                                 lambda m: f", stop {float(m[1]):.0e}/{m[2]}".replace(
+                                     "e-0", "e-"), regex=True))
 shown = shown.assign(first=shown["generator"] != "shipped").sort_values(
     ["first", "generator", "sigma"], kind="stable")
 ours = cells[(cells["setting"] == B.CONVERGE_DEFAULT) & (cells["generator"] == "shipped")]
@@ -317,11 +318,15 @@ glue("gf_enc_gap", float(gf_enc["gap_db"]), display=False)
 glue("gf_enc_stopped", 100 * float(gf_enc["converged_share"]), display=False)
 speed = "; ".join(_speed(r) for _, r in by_machine.iterrows())
 glue("cells_speed", Markdown(speed[:1].upper() + speed[1:] + "."), display=False)
-shown.set_index(["generator", "sigma", "vector", "setting"])[
+# Whole numbers where they are whole (sigma, steps) and sigma as σ, so that the table fits
+# the text column.
+shown = shown.assign(sigma=shown["sigma"].round().astype(int),
+                     steps=shown["steps"].round().astype("Int64"))
+shown.rename(columns={"sigma": "σ"}).set_index(["generator", "σ", "vector", "setting"])[
     ["gap_db", "within_share", "loss_rel", "steps", "converged_share", "of_bm3d"]].rename(
     columns={"gap_db": "gap", "within_share": "within", "loss_rel": "loss +",
              "converged_share": "stopped", "of_bm3d": "x BM3D"}).round(
-    {"gap": 2, "within": 2, "loss +": 5, "steps": 0, "stopped": 2, "x BM3D": 2})
+    {"gap": 2, "within": 2, "loss +": 5, "stopped": 2, "x BM3D": 2})
 
 # %% [markdown]
 # On the shipped generator (sigma {glue:text}`cells_sigmas`) the default's mean gap is at
