@@ -205,10 +205,11 @@ def main(argv=None):
         per_image += images
     write_csv(out / "converge.csv", rows)
     write_csv(out / "converge_per_image.csv", per_image)
+    here = machine()
     write_facts(out / "converge_machine.csv", dict(
         images=n, sigma=a.sigma, generator=a.generator, encoder=a.encoder or "",
         quick=a.quick,
-        threads=torch.get_num_threads(), cpu=machine()["cpu"], vector=machine()["vector"],
+        threads=torch.get_num_threads(), cpu=here["cpu"], vector=here["vector"],
         oracle_steps=osteps, oracle_last_half_change=drift, default_setting=CONVERGE_DEFAULT,
         seconds=round(time.perf_counter() - started, 1), torch=torch.__version__,
         command="python benchmarks/lvr_converge.py " + " ".join(

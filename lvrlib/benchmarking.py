@@ -26,7 +26,7 @@ __all__ = [
     "WITHIN_DB", "CONVERGED_DB", "GOAL_SHARE", "GOAL_OF_BM3D", "GOAL_EFFICIENCY",
     "GOAL_RANDOM_OF_BM3D", "SPEED_SIGMAS", "CURVE_STEPS", "SPEED_FILES", "OURS", "REFERENCE",
     "STUDY_REFERENCE", "published_settings", "reference_setting", "label", "study_settings",
-    "CONVERGE_DEFAULT", "LOOSER_STOPS", "REAL_WITHIN_LOSS", "REAL_DEFAULT", "REAL_RUN", "real_candidates", "real_run", "real_summary", "CELL_RUNS", "converge_cells", "time_by_machine", "wins_over_bm3d", "NOT_FOLDED", "ENCODER_ALONE", "OLD_DEFAULT", "RANDOM_ADAM", "RETIRED", "ORACLE", "ORACLE_NAME", "BM3D_NAME", "default_candidate", "converge_steps",
+    "CONVERGE_DEFAULT", "LOOSER_STOPS", "REAL_WITHIN_LOSS", "REAL_DEFAULT", "REAL_RUN", "real_candidates", "real_run", "real_summary", "RANDOM_START", "CELL_RUNS", "converge_cells", "time_by_machine", "wins_over_bm3d", "NOT_FOLDED", "ENCODER_ALONE", "OLD_DEFAULT", "RANDOM_ADAM", "RETIRED", "ORACLE", "ORACLE_NAME", "BM3D_NAME", "default_candidate", "converge_steps",
     "converge_candidates", "find_run", "find_study", "read_run", "read_facts", "write_csv", "add_run_options",
     "write_facts", "summary_value", "study_gaps", "best_single_start", "study_facts",
 ]
@@ -153,6 +153,9 @@ def converge_steps(steps: int, quick: bool) -> int:
 #: The looser stopping rules (relative tolerance, patience) lvr_converge measures beside
 #: the default's (settings.DEFAULT_TOL over settings.DEFAULT_PATIENCE steps).
 LOOSER_STOPS = ((5e-5, 5), (1e-4, 5))
+#: How the row of recover()'s default from a random start begins (its starts and pruning
+#: follow, so recorded runs of earlier defaults begin the same way).
+RANDOM_START = "recover() default from a random start"
 #: Rows of recorded convergence runs whose setting lvrlib no longer runs, and why.
 RETIRED = {default_candidate("stochastic"): "stochastic clipping under L-BFGS: refused since "
            "(settings.STOCHASTIC_REFUSED); the rows recorded before 2026-12-02 (in the "
@@ -166,8 +169,8 @@ def converge_candidates(quick: bool = False, encoder: bool = True) -> list[LVRSe
     s = lambda k: converge_steps(k, quick)  # noqa: E731
     default = LVRSettings(id=CONVERGE_DEFAULT, steps=s(ENCODER_STEPS) if quick else None)
     r = DEFAULTS[("random", "lbfgs")]
-    random = LVRSettings(init="random", id="recover() default from a random start: L-BFGS, "
-                         f"{r['restarts']} starts, best kept after {r['prune_after']} steps")
+    random = LVRSettings(init="random", id=f"{RANDOM_START}: L-BFGS, {r['restarts']} starts, "
+                         f"best kept after {r['prune_after']} steps")
     c = []
     if encoder:
         c += [default, default.replace(id=NOT_FOLDED),
@@ -261,13 +264,18 @@ def converge_cells() -> pd.DataFrame:
         df = pd.read_csv(folder / "converge.csv")
         df.insert(0, "cell", folder.name)
         df.insert(1, "generator", str(facts.get("generator", "shipped")) +
-                  (" + encoder" if str(facts.get("encoder", "nan")) not in ("", "nan")
-                   else ""))
+                  (" + encoder" if _given(facts, "encoder") else ""))
         df.insert(2, "sigma", float(facts["sigma"]))
-        vector = str(facts.get("vector", "nan"))
-        df.insert(3, "vector", vector if vector not in ("", "nan") else "not recorded")
+        df.insert(3, "vector", _given(facts, "vector") or "not recorded")
         frames.append(df)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _given(facts: dict, key: str) -> str:
+    """A machine file's value for ``key`` as text; "" where it is absent or blank (a blank
+    CSV value reads back as NaN)."""
+    value = str(facts.get(key, ""))
+    return "" if value == "nan" else value
 
 
 def time_by_machine(cells: pd.DataFrame, setting: str = CONVERGE_DEFAULT,

@@ -53,6 +53,8 @@ results_dir = None   # folder with the benchmarks' CSV files; default: your own 
                      # benchmarks/results, else the recorded one in book/data
 
 # %% tags=["hide-input"]
+import re
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -274,10 +276,10 @@ table.set_index("setting").round(2)
 cells = B.converge_cells()
 keep = cells["setting"].str.startswith(B.CONVERGE_DEFAULT) & ~cells["setting"].isin(
     [B.NOT_FOLDED, B.default_candidate("none")]) | cells["setting"].str.startswith(
-    "recover() default from a random start") | (cells["setting"] == B.BM3D_NAME)
+    B.RANDOM_START) | (cells["setting"] == B.BM3D_NAME)
 shown = cells[keep & ~cells["setting"].isin(list(B.RETIRED))].copy()
 shown["setting"] = (shown["setting"].str.replace(B.CONVERGE_DEFAULT, "default", regex=False)
-                    .str.replace(r"recover\(\) default from a random start: L-BFGS, (\d+) "
+                    .str.replace(re.escape(B.RANDOM_START) + r": L-BFGS, (\d+) "
                                  r"starts, best kept after (\d+) steps",
                                  r"random \1, pruned \2", regex=True)
                     .str.replace(r", stopped at a fall below (\S+) over (\d+) steps",
@@ -303,7 +305,7 @@ def _speed(r) -> str:
 
 # The generator lvrlib did not train: its default from random starts, and with an encoder.
 gf = cells[cells["cell"] == "ganface_sigma50"]
-gf_random = gf[gf["setting"].str.startswith("recover() default from a random start")].iloc[0]
+gf_random = gf[gf["setting"].str.startswith(B.RANDOM_START)].iloc[0]
 gf_bm3d = gf[gf["setting"] == B.BM3D_NAME].iloc[0]
 gf_enc = cells[(cells["cell"] == "ganface_encoder_sigma50")
                & (cells["setting"] == B.CONVERGE_DEFAULT)].iloc[0]
